@@ -4,6 +4,7 @@ subclasses of the OAuth handlers that replace the URLs tweepy hard-codes."""
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -12,6 +13,10 @@ from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
 X_HOSTS = ("api.twitter.com", "api.x.com", "twitter.com", "x.com")
+
+# The sandbox and the development callbacks are plain http, which oauthlib's
+# OAuth 2.0 client refuses unless told this is not production.
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 def to_sandbox(url: str, sandbox_url: str) -> str:
