@@ -317,9 +317,10 @@ def _oauth_args(request: Request) -> tuple[str, str, dict[str, str]]:
 def verify_resource_request(sb, request: Request) -> Principal | None:
     """The principal of a correctly signed API request, or None."""
     urls = signed_urls(request)
+    oauth_args = _oauth_args(request)
     with sb.db.tx() as conn:
         endpoint = _ResourceEndpoint(Validator(sb, conn), urls)
-        valid, checked = endpoint.validate_protected_resource_request(urls[0], *_oauth_args(request))
+        valid, checked = endpoint.validate_protected_resource_request(urls[0], *oauth_args)
         if not valid:
             return None
         row = conn.execute(
@@ -355,10 +356,11 @@ def request_token(sb, request: Request) -> Response:
 
 def access_token(sb, request: Request) -> Response:
     urls = signed_urls(request)
+    oauth_args = _oauth_args(request)
     try:
         with sb.db.tx() as conn:
             endpoint = _AccessTokenEndpoint(Validator(sb, conn), urls)
-            _, body, status = endpoint.create_access_token_response(urls[0], *_oauth_args(request))
+            _, body, status = endpoint.create_access_token_response(urls[0], *oauth_args)
     except InvalidVerifier:
         return Response(INVALID_VERIFIER, status=401, content_type="text/plain; charset=utf-8")
     if status != 200:

@@ -233,12 +233,6 @@ def _server(sb, conn: sqlite3.Connection) -> WebApplicationServer:
     return server
 
 
-def _canonical(request: Request, host: str) -> str:
-    """The URL oauthlib is given: X's own (it only reads parameters from it)."""
-    query = request.query_string.decode("latin-1")
-    return f"https://{host}{request.path}" + (f"?{query}" if query else "")
-
-
 def _token_error(body: str, status: int) -> Response:
     """oauthlib's error rewritten the way X answers it."""
     if status == 401:
@@ -248,21 +242,27 @@ def _token_error(body: str, status: int) -> Response:
     return Response(body, status=status, content_type="application/json; charset=utf-8")
 
 
+def _endpoint_args(request: Request) -> tuple[str, str, str, dict[str, str]]:
+    """(uri, method, body, headers) of a token or revoke request as oauthlib
+    takes them; the URI is X's (oauthlib only reads parameters from it)."""
+    query = request.query_string.decode("latin-1")
+    uri = f"https://{CANONICAL_API_HOSTS[0]}{request.path}" + (f"?{query}" if query else "")
+    return uri, request.method, request.get_data(as_text=True), dict(request.headers)
+
+
 def token(sb, request: Request) -> Response:
+    args = _endpoint_args(request)
     with sb.db.tx() as conn:
-        headers, body, status = _server(sb, conn).create_token_response(
-            _canonical(request, CANONICAL_API_HOSTS[0]), request.method, request.get_data(as_text=True), dict(request.headers)
-        )
+        headers, body, status = _server(sb, conn).create_token_response(*args)
     if status != 200:
         return _token_error(body, status)
     return Response(body, status=200, headers=headers, content_type="application/json; charset=utf-8")
 
 
 def revoke(sb, request: Request) -> Response:
+    args = _endpoint_args(request)
     with sb.db.tx() as conn:
-        _, body, status = _server(sb, conn).create_revocation_response(
-            _canonical(request, CANONICAL_API_HOSTS[0]), request.method, request.get_data(as_text=True), dict(request.headers)
-        )
+        _, body, status = _server(sb, conn).create_revocation_response(*args)
     if status != 200:
         return _token_error(body, status)
     return json_response({"revoked": True})
