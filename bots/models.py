@@ -1,0 +1,1 @@
+"""What is posted when: posts, threads, media and recurring bots."""
