@@ -19,7 +19,7 @@ CLIENT_SECRET = "sandbox-client-secret"
 APP_NAME = "botplatform (dev)"
 OAUTH1_CALLBACK = "http://127.0.0.1:8000/accounts/x/link/oauth1/callback/"
 OAUTH2_CALLBACK = "http://127.0.0.1:8000/accounts/x/link/oauth2/callback/"
-POSTER_SCOPES = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
+POSTER_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 
 
 def decide(
@@ -70,18 +70,18 @@ def link_oauth1(
 
 
 def link_oauth2(
-    http: requests.Session, sandbox_url: str, username: str, *, scopes: list[str] = POSTER_SCOPES
+    http: requests.Session, sandbox_url: str, username: str, *, scopes: tuple[str, ...] = POSTER_SCOPES
 ) -> dict:
     """An OAuth 2.0 token response for ``username``, through tweepy's PKCE flow."""
     handler = oauth2_handler(sandbox_url, scopes)
     return handler.fetch_token(approve(http, sandbox_url, handler.get_authorization_url(), username))
 
 
-def oauth2_handler(sandbox_url: str, scopes: list[str] = POSTER_SCOPES) -> SandboxOAuth2UserHandler:
+def oauth2_handler(sandbox_url: str, scopes: tuple[str, ...] = POSTER_SCOPES) -> SandboxOAuth2UserHandler:
     return SandboxOAuth2UserHandler(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_uri=OAUTH2_CALLBACK,
-        scope=scopes,
+        scope=list(scopes),
         sandbox_url=sandbox_url,
     )

@@ -82,7 +82,7 @@ def test_pkce_s256_flow_with_tweepy(sandbox_url, http):
     token = handler.fetch_token(callback)
     assert token["token_type"] == "bearer"
     assert token["expires_in"] == 7200
-    assert token["scope"] == POSTER_SCOPES
+    assert token["scope"] == list(POSTER_SCOPES)
     assert token["refresh_token"]
     me = sandbox_client(sandbox_url, bearer_token=token["access_token"]).get_me(user_auth=False)
     assert (me.data.id, me.data.username) == (1002, "bob_news")
@@ -113,7 +113,7 @@ def test_refresh_rotates_and_a_used_refresh_token_is_dead(sandbox_url, http):
 
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
-    assert second["scope"] == POSTER_SCOPES
+    assert second["scope"] == list(POSTER_SCOPES)
     me = sandbox_client(sandbox_url, bearer_token=second["access_token"]).get_me(user_auth=False)
     assert me.data.username == "carol_daily"
     reused = http.post(
@@ -202,7 +202,7 @@ def test_confidential_client_must_use_basic_auth(sandbox_url, http, auth):
 
 
 def test_token_without_tweet_write_cannot_post(sandbox_url, http):
-    token = link_oauth2(http, sandbox_url, "alice_bot", scopes=["tweet.read", "users.read"])
+    token = link_oauth2(http, sandbox_url, "alice_bot", scopes=("tweet.read", "users.read"))
     client = sandbox_client(sandbox_url, bearer_token=token["access_token"])
     assert client.get_me(user_auth=False).data.username == "alice_bot"
 
