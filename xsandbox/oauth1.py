@@ -18,6 +18,7 @@ import time
 from hmac import compare_digest
 from urllib.parse import quote, urlencode
 
+from oauthlib.common import add_params_to_uri
 from oauthlib.oauth1 import (
     AccessTokenEndpoint,
     AuthorizationEndpoint,
@@ -449,8 +450,7 @@ def _deny(sb, pending: sqlite3.Row) -> Response:
         return message_page(
             "You haven't granted access", f"You didn't authorize {sb.config.app_name}; it has no access to your account.", 200
         )
-    separator = "&" if "?" in pending["callback"] else "?"
-    return redirect(f"{pending['callback']}{separator}{urlencode({'denied': pending['token']})}")
+    return redirect(add_params_to_uri(pending["callback"], [("denied", pending["token"])]))
 
 
 def rules() -> list[Rule]:
