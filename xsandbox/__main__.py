@@ -12,6 +12,16 @@ from .app import Sandbox
 from .config import SandboxConfig
 
 
+def _env_seed() -> int | None:
+    raw = os.environ.get("XSANDBOX_FAULT_SEED", "")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"XSANDBOX_FAULT_SEED must be a whole number, got {raw!r}") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m xsandbox", description="A local emulator of the X API.")
     parser.add_argument("--host", default=os.environ.get("XSANDBOX_HOST", "127.0.0.1"))
@@ -37,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--summoned-replies-only", action="store_true", default=defaults.summoned_replies_only)
     parser.add_argument("--fast", action="store_true", default=defaults.fast,
                         help="throughput mode for benchmarks: still verifies OAuth")
+    parser.add_argument("--fault-seed", type=int, default=_env_seed(),
+                        help="seed of the random generator behind fault probabilities (reproducible runs)")
     return parser.parse_args(argv)
 
 
@@ -66,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     db_path = ":memory:" if args.memory else args.db
     if db_path != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    sandbox = Sandbox(build_config(args), db_path)
+    sandbox = Sandbox(build_config(args), db_path, fault_seed=args.fault_seed)
     server = make_server(args.host, args.port, sandbox, threaded=True)
     logging.getLogger("xsandbox").info("X API sandbox on http://%s:%s (state: %s)", args.host, args.port, db_path)
     try:
