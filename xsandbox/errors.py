@@ -55,7 +55,7 @@ def invalid_request(detail: str, *, parameter: str | None = None) -> ApiError:
         400,
         "Invalid Request",
         "One or more parameters to your request was invalid.",
-        type="https://api.twitter.com/2/problems/invalid-request",
+        type="https://api.x.com/2/problems/invalid-request",
         extra=extra,
     )
 
