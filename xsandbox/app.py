@@ -98,6 +98,8 @@ class Sandbox:
             return rule.endpoint(self, request, **values)
         except ApiError as exc:
             return exc.response()
+        except HTTPException as exc:
+            return exc.get_response(request.environ)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
