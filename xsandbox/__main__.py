@@ -44,7 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duplicate-window", type=int, default=defaults.duplicate_window,
                         help="seconds in which the same text by the same user is a duplicate")
     parser.add_argument("--video-processing-secs", type=int, default=defaults.video_processing_secs)
-    parser.add_argument("--summoned-replies-only", action="store_true", default=defaults.summoned_replies_only)
+    parser.add_argument("--summoned-replies-only", action="store_true", default=defaults.summoned_replies_only,
+                        help="a reply needs the parent's author to have mentioned the replier")
+    parser.add_argument("--no-self-replies", action="store_true", default=not defaults.allow_self_replies,
+                        help="with --summoned-replies-only, replies to one's own posts (threads) need it too")
     parser.add_argument("--fast", action="store_true", default=defaults.fast,
                         help="throughput mode for benchmarks: still verifies OAuth")
     parser.add_argument("--fault-seed", type=int, default=_env_seed(),
@@ -63,6 +66,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         duplicate_window=args.duplicate_window,
         video_processing_secs=args.video_processing_secs,
         summoned_replies_only=args.summoned_replies_only,
+        allow_self_replies=not args.no_self_replies,
         fast=args.fast,
     )
     if args.callbacks:

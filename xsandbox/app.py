@@ -15,7 +15,7 @@ import socket
 import time
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .config import SandboxConfig
@@ -66,7 +66,7 @@ class Sandbox:
             return self.call(rule, request, values)
         return self.dispatch_x(request, rule, values)
 
-    def dispatch_x(self, request: Request, rule, values: dict) -> Response:
+    def dispatch_x(self, request: Request, rule: Rule, values: dict) -> Response:
         """An endpoint of X: faults apply, rate-limit headers are added and the
         request is logged."""
         arrived_at = time.time()
@@ -93,7 +93,7 @@ class Sandbox:
                outcome="answered", retry=retry_at(response))
         return response
 
-    def call(self, rule, request: Request, values: dict) -> Response:
+    def call(self, rule: Rule, request: Request, values: dict) -> Response:
         try:
             return rule.endpoint(self, request, **values)
         except ApiError as exc:

@@ -31,7 +31,8 @@ h1{font-size:20px;margin:0}header{display:flex;gap:12px;align-items:center;margi
 .deleted{opacity:.55}.deleted .text{text-decoration:line-through}
 .tag{display:inline-block;font-size:12px;border-radius:4px;padding:0 6px;background:#eef3f7;color:#536471}
 .media{display:grid;gap:4px;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));margin-top:8px}
-.media img,.media video{width:100%;border-radius:8px;border:1px solid #e1e8ed;background:#000}
+.media img,.media video{width:100%;max-height:420px;object-fit:cover;border-radius:8px;border:1px solid #e1e8ed;
+background:#000}
 .poll{margin-top:8px}.poll div{border:1px solid #cfd9de;border-radius:6px;padding:3px 8px;margin:3px 0}
 ul.users{list-style:none;padding:0}ul.users li{display:flex;gap:12px;align-items:center;background:#fff;
 border:1px solid #e1e8ed;border-radius:12px;padding:10px 14px;margin-bottom:8px}
@@ -108,8 +109,12 @@ def _poll_html(row: sqlite3.Row) -> str:
         return ""
     poll = json.loads(row["poll_json"])
     options = "".join(f"<div>{escape(o)}</div>" for o in poll["options"])
-    ends = iso_time(row["created_at"] + poll["duration_minutes"] * 60)
+    ends = _shown_time(row["created_at"] + poll["duration_minutes"] * 60)
     return f"<div class=poll>{options}<span class=sub>poll · ends {ends}</span></div>"
+
+
+def _shown_time(epoch: float) -> str:
+    return iso_time(epoch)[:16].replace("T", " ") + " UTC"
 
 
 def _post_html(conn: sqlite3.Connection, row: sqlite3.Row, *, users: dict, children: dict, by_id: dict,
@@ -132,7 +137,7 @@ def _post_html(conn: sqlite3.Connection, row: sqlite3.Row, *, users: dict, child
     return (
         f"<article class='post{' deleted' if row['deleted_at'] is not None else ''}' id='p{row['id']}'>"
         f"<div class=sub><b>{escape(author['name'])}</b> @{escape(author['username'])} · "
-        f"<time datetime='{iso_time(row['created_at'])}'>{iso_time(row['created_at'])[:19].replace('T', ' ')} UTC</time>"
+        f"<time datetime='{iso_time(row['created_at'])}'>{_shown_time(row['created_at'])}</time>"
         f" · <a href='#p{row['id']}'>{row['id']}</a> {''.join(tags)}</div>{replying}"
         f"<div class=text>{_linked_text(row)}</div>{_media_html(conn, row['id'])}{_poll_html(row)}"
         f"{f'<div class=replies>{replies}</div>' if replies else ''}</article>"
