@@ -8,7 +8,7 @@ statements. ``MODULES`` lists them.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import importlib
 import logging
 import socket
@@ -34,7 +34,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig, db_path: str = ":memory:", *, fault_seed: int | None = None):
         self.config = config
         # What the control API's reset returns the run-time settings to.
-        self.initial_config = dataclasses.replace(config)
+        self.initial_config = copy.deepcopy(config)
         self.modules = [importlib.import_module(f"xsandbox.{name}") for name in MODULES]
         self.db = Store(db_path, [m.SCHEMA for m in self.modules if hasattr(m, "SCHEMA")])
         if config.fast:
