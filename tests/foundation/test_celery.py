@@ -12,7 +12,7 @@ from kombu.exceptions import EncodeError
 from botplatform import health
 from botplatform.celery import app as celery_app
 from botplatform.tasks import beat_heartbeat
-from tests.foundation.waiting import wait_until
+from tests.foundation.helpers import wait_until
 
 
 def test_a_task_goes_through_redis_to_a_worker_and_runs(redis_url: str, worker: object) -> None:
