@@ -14,12 +14,13 @@ import redis
 from celery.beat import Service
 from django.db import connections
 from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from botplatform import health
 from botplatform.celery import app as celery_app
 from botplatform.schedules import install_schedules
-from tests.support import free_port
 from tests.foundation.django_process import production_env, run
 from tests.foundation.helpers import closed_port, wait_until
 
@@ -35,6 +36,9 @@ def heartbeat_store(redis_url: str) -> Iterator[redis.Redis]:
 def beat(transactional_db: None, worker: object) -> Iterator[None]:
     """Real beat, reading the installed schedule from the test database."""
     install_schedules()
+    # As if beat had been down a while: the heartbeat is due at once instead
+    # of one interval after beat starts.
+    PeriodicTask.objects.update(last_run_at=timezone.now() - timedelta(hours=1))
     service = Service(app=celery_app, scheduler_cls=DatabaseScheduler, max_interval=1)
 
     def run_beat() -> None:
@@ -115,7 +119,7 @@ def test_a_fresh_heartbeat_without_a_worker_answering_names_the_workers(
 
 @pytest.mark.django_db
 def test_redis_down_fails_fast(redis_url: str, client: Client, settings) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
 
     started = time.monotonic()
     status, body = healthz(client)
@@ -138,7 +142,7 @@ def test_database_down_is_reported(redis_url: str) -> None:
         "DJANGO_SETTINGS_MODULE": "botplatform.settings",
         "ALLOWED_HOSTS": "testserver",
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"postgres://bots:pw@127.0.0.1:{free_port()}/bots",
+        "DATABASE_URL": f"postgres://bots:pw@127.0.0.1:{closed_port()}/bots",
     }
 
     result = run(["-c", PROBE], env)
@@ -166,7 +170,7 @@ def test_healthz_answers_plain_http_in_production(redis_url: str) -> None:
 
 @pytest.mark.django_db
 def test_healthz_is_never_cached_and_only_read(client: Client, settings) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
 
     assert "no-store" in client.get("/healthz")["Cache-Control"]
     assert client.post("/healthz").status_code == 405
