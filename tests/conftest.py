@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 from celery.contrib.testing.worker import start_worker
 from celery.worker import WorkController
 from django.test import override_settings
 
 from botplatform.celery import app as celery_app
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import free_port, start_sandbox, stop_sandbox
 
 
 def _wait_for_redis(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
@@ -50,7 +45,7 @@ def redis_url() -> Iterator[str]:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: run `make test`, which installs it, or set REDIS_URL")
-        port = unused_port()
+        port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
         process = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
@@ -73,3 +68,57 @@ def worker(redis_url: str) -> Iterator[WorkController]:
     the test process (so it uses the test database)."""
     with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Before the test database is made: a SQLite test database is a WAL file
+    (tests use threads); a run that ended abruptly leaves its -wal and -shm
+    behind, and SQLite reads a new file beside stale ones as a disk I/O error."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = database.get("TEST", {}).get("NAME")
+        for suffix in ("-wal", "-shm"):
+            if name and os.path.exists(name + suffix):
+                os.remove(name + suffix)
+
+
+# Callback URLs of the Django test client; the live server's are registered by
+# the tests that use it, since its port is chosen at run time.
+TEST_CALLBACKS = (
+    "http://testserver/accounts/x/link/oauth1/callback/",
+    "http://testserver/accounts/x/link/oauth2/callback/",
+)
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    """The X API sandbox, as a real process for the whole session."""
+    proc, url = start_sandbox("--memory")
+    yield url
+    stop_sandbox(proc)
+
+
+def register_callbacks(sandbox_url: str, *urls: str) -> None:
+    for url in urls:
+        response = requests.post(f"{sandbox_url}/_sandbox/callbacks", json={"url": url}, timeout=10)
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def sandbox(sandbox_url, settings) -> str:
+    """A clean sandbox that the platform's gateway talks to instead of X."""
+    response = requests.post(f"{sandbox_url}/_sandbox/reset", timeout=10)
+    assert response.status_code == 200, response.text
+    register_callbacks(sandbox_url, *TEST_CALLBACKS)
+    settings.X_API_BASE = sandbox_url
+    return sandbox_url
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A browser's worth of HTTP (cookies kept) for pages on the sandbox."""
+    with requests.Session() as session:
+        yield session

@@ -11,7 +11,7 @@ import pytest
 import requests
 import tweepy
 
-from .conftest import start_sandbox, stop_sandbox
+from tests.support import start_sandbox, stop_sandbox
 from .consent import (
     CLIENT_ID,
     CLIENT_SECRET,
