@@ -95,6 +95,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL"}
     )
+    # Tests run workers and concurrent callers in threads: an in-memory test
+    # database shares one cache with table locks that fail at once, a file
+    # waits for the lock like production does.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 else:
     # A database that does not answer must fail /healthz, not hang it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -183,6 +187,15 @@ else:
     X_CLIENT_ID = "sandbox-client-id"
     X_CLIENT_SECRET = "sandbox-client-secret"
 X_API_BASE = env.http_url("X_API_BASE", x_hosts.API if X_CREDENTIALS_FROM_ENV else "http://127.0.0.1:8765")
+
+# Timeouts of every request to X, in seconds: connecting, then waiting for the
+# answer. A post whose answer does not come in time is "unknown" and reconciled.
+X_HTTP_CONNECT_TIMEOUT = env.whole_number("X_HTTP_CONNECT_TIMEOUT", 5, minimum=1)
+X_HTTP_READ_TIMEOUT = env.whole_number("X_HTTP_READ_TIMEOUT", 20, minimum=1)
+# OAuth 2.0 access tokens are refreshed when they expire within this many seconds.
+X_TOKEN_REFRESH_MARGIN = env.whole_number("X_TOKEN_REFRESH_MARGIN", 300, minimum=0)
+# An app-only bearer token for public reads (optional).
+X_BEARER_TOKEN = env.text("X_BEARER_TOKEN", "")
 
 REDIS_URL = env.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 

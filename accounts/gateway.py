@@ -1,0 +1,652 @@
+"""The one gateway to X.
+
+Everything the platform says to X goes through here: the OAuth handshakes, the
+per-account tweepy clients, OAuth 2.0 token refresh, media upload and revocation.
+Every failure leaves this module as an ``XError`` of one of five kinds, so the
+callers decide what to do from the kind alone and show its words to a person.
+
+``X_API_BASE`` is honoured by a transport adapter mounted on each session and by
+handler subclasses: requests are signed for X's canonical https URLs and only the
+transport sends them elsewhere (the local sandbox), so what works against the
+sandbox works against X.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO
+
+import requests
+import tweepy
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauthlib.oauth2 import OAuth2Error
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth1, OAuth1Session, OAuth2Session
+from requests_oauthlib.oauth1_session import TokenRequestDenied
+
+from . import x_hosts
+
+log = logging.getLogger(__name__)
+
+OAUTH2_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
+USER_FIELDS = ("profile_image_url",)
+MEDIA_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+class XErrorKind(enum.StrEnum):
+    PERMANENT = "permanent"  # X refused for good: fix the content or the request
+    TRANSIENT = "transient"  # nothing was applied; trying again later is safe
+    RATE_LIMITED = "rate_limited"  # wait until reset_at
+    NEEDS_REAUTH = "needs_reauth"  # the account's tokens are dead: a person must re-link
+    UNKNOWN_OUTCOME = "unknown_outcome"  # the request may have been applied
+
+
+class XError(Exception):
+    """A failure talking to X, in words a person can act on."""
+
+    def __init__(
+        self,
+        kind: XErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        reset_at: datetime | None = None,
+        duplicate: bool = False,
+    ):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.reset_at = reset_at
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return f"XError({self.kind}, {self.message!r}, status={self.status})"
+
+
+# --- transport -------------------------------------------------------------------
+
+
+def api_base() -> str:
+    return settings.X_API_BASE.rstrip("/")
+
+
+class XTransportAdapter(HTTPAdapter):
+    """Sends requests for X's hosts to ``X_API_BASE`` and gives every request a
+    timeout (tweepy sets none, and a hung socket would hold a worker forever)."""
+
+    def __init__(self, base: str, timeout: tuple[float, float]):
+        super().__init__()
+        self.base = base
+        self.timeout = timeout
+
+    def send(self, request, **kwargs):
+        request.url = x_hosts.redirect(request.url, self.base)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+def mount_transport(session: requests.Session) -> requests.Session:
+    adapter = XTransportAdapter(
+        api_base(), (settings.X_HTTP_CONNECT_TIMEOUT, settings.X_HTTP_READ_TIMEOUT)
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def browser_url(url: str) -> str:
+    """Where a person's browser goes for one of X's pages (the sandbox's in dev)."""
+    return x_hosts.redirect(url, api_base())
+
+
+# --- classification ----------------------------------------------------------------
+
+
+def _detail(response: requests.Response | None) -> str:
+    """X's own words from an error response, if it gave any."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] if response.text else ""
+    if not isinstance(body, dict):
+        return ""
+    messages = [e.get("message", "") for e in body.get("errors", []) if isinstance(e, dict)]
+    detail = body.get("detail") or body.get("error_description") or ""
+    text = " ".join(m for m in messages if m) or detail
+    if body.get("title") == "Invalid Request" and detail and text != detail:
+        text = f"{detail} {text}"
+    return text.strip()
+
+
+def _reset_at(response: requests.Response | None) -> datetime:
+    raw = response.headers.get("x-rate-limit-reset") if response is not None else None
+    if raw and raw.isdigit():
+        return datetime.fromtimestamp(int(raw), tz=timezone.get_current_timezone())
+    return timezone.now() + timedelta(minutes=15)
+
+
+def classify(exc: Exception, *, applied_if_sent: bool) -> XError:
+    """Turn a tweepy, requests or oauthlib error into an ``XError``.
+
+    ``applied_if_sent`` says whether the request changes something on X (a post):
+    then a timeout, a dropped connection or a 5xx after the request left means
+    the outcome is unknown, because X may have applied it.
+    """
+    if isinstance(exc, XError):
+        return exc
+    if isinstance(exc, TokenRequestDenied):
+        return _classify_status(exc.status_code, exc.response, applied_if_sent=False)
+    if isinstance(exc, tweepy.HTTPException):
+        return _classify_status(exc.response.status_code, exc.response, applied_if_sent=applied_if_sent)
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return XError(XErrorKind.TRANSIENT, "X could not be reached (connection timed out). It will be tried again.")
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+        return XError(XErrorKind.TRANSIENT, "X could not be reached (connection refused). It will be tried again.")
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        if applied_if_sent:
+            return XError(
+                XErrorKind.UNKNOWN_OUTCOME,
+                "X did not answer in time after the request was sent; whether it was applied is being checked.",
+            )
+        return XError(XErrorKind.TRANSIENT, "X did not answer in time. It will be tried again.")
+    if isinstance(exc, OAuth2Error):
+        return XError(
+            XErrorKind.NEEDS_REAUTH,
+            f"X refused the account's OAuth 2.0 credentials ({exc.error}).",
+            status=exc.status_code,
+        )
+    if isinstance(exc, tweepy.TweepyException) and exc.__context__ is not None:
+        return classify(exc.__context__, applied_if_sent=applied_if_sent)
+    return XError(XErrorKind.PERMANENT, f"Unexpected error talking to X: {type(exc).__name__}.")
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the TCP connection was never made, so nothing reached X."""
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text or "Name or service not known" in text
+
+
+def _classify_status(status: int, response: requests.Response | None, *, applied_if_sent: bool) -> XError:
+    detail = _detail(response)
+    if status == 429:
+        reset_at = _reset_at(response)
+        return XError(
+            XErrorKind.RATE_LIMITED,
+            f"X's rate limit was reached; it resets at {reset_at:%H:%M:%S %Z}.",
+            status=status,
+            reset_at=reset_at,
+        )
+    if status == 401:
+        return XError(
+            XErrorKind.NEEDS_REAUTH,
+            "X no longer accepts this account's authorization (it was revoked or expired).",
+            status=status,
+        )
+    if status >= 500 or status == 0:
+        kind = XErrorKind.UNKNOWN_OUTCOME if applied_if_sent else XErrorKind.TRANSIENT
+        return XError(kind, f"X had a server error ({status}).", status=status)
+    if status == 403 and "duplicate content" in detail:
+        return XError(
+            XErrorKind.PERMANENT,
+            "X refused the post as a duplicate of a recent post of this account.",
+            status=status,
+            duplicate=True,
+        )
+    words = detail or "no reason given"
+    return XError(XErrorKind.PERMANENT, f"X refused the request ({status}): {words}", status=status)
+
+
+# --- OAuth 1.0a ----------------------------------------------------------------------
+
+
+class OAuth1Handler(tweepy.OAuth1UserHandler):
+    """tweepy's OAuth 1.0a handler, signed for X's URLs and sent through the
+    gateway's transport. tweepy builds a fresh session in ``get_access_token``,
+    so the transport is mounted there too."""
+
+    def __init__(self, *, callback: str | None = None, request_token: dict | None = None):
+        super().__init__(settings.X_CONSUMER_KEY, settings.X_CONSUMER_SECRET, callback=callback)
+        mount_transport(self.oauth)
+        if request_token:
+            self.request_token = request_token
+
+    def _get_oauth_url(self, endpoint: str) -> str:
+        return f"{x_hosts.API}/oauth/{endpoint}"
+
+    def get_access_token(self, verifier: str | None = None) -> dict:
+        """Exchange the verifier; returns X's answer (token, secret, user_id, screen_name)."""
+        self.oauth = mount_transport(
+            OAuth1Session(
+                self.consumer_key,
+                client_secret=self.consumer_secret,
+                resource_owner_key=self.request_token["oauth_token"],
+                resource_owner_secret=self.request_token["oauth_token_secret"],
+                verifier=verifier,
+                callback_uri=self.callback,
+            )
+        )
+        answer = self.oauth.fetch_access_token(self._get_oauth_url("access_token"))
+        self.access_token = answer["oauth_token"]
+        self.access_token_secret = answer["oauth_token_secret"]
+        return answer
+
+
+@dataclass(frozen=True)
+class OAuth1Start:
+    authorize_url: str  # for the person's browser
+    request_token: str
+    request_token_secret: str
+
+
+def oauth1_start(*, callback: str, signin: bool = False) -> OAuth1Start:
+    """Ask X for a request token; ``callback`` is a URL, or ``oob`` for the PIN flow."""
+    handler = OAuth1Handler(callback=callback)
+    try:
+        url = handler.get_authorization_url(signin_with_twitter=signin)
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=False) from None
+    return OAuth1Start(
+        authorize_url=browser_url(url),
+        request_token=handler.request_token["oauth_token"],
+        request_token_secret=handler.request_token["oauth_token_secret"],
+    )
+
+
+@dataclass(frozen=True)
+class OAuth1Tokens:
+    token: str
+    secret: str
+
+
+def oauth1_finish(*, request_token: str, request_token_secret: str, verifier: str) -> OAuth1Tokens:
+    handler = OAuth1Handler(
+        request_token={"oauth_token": request_token, "oauth_token_secret": request_token_secret}
+    )
+    try:
+        answer = handler.get_access_token(verifier)
+    except Exception as exc:
+        error = classify(exc, applied_if_sent=False)
+        if error.status == 401:
+            raise XError(
+                XErrorKind.PERMANENT,
+                "X did not accept the verifier (PIN): it is wrong, expired or already used. Start linking again.",
+                status=401,
+            ) from None
+        raise error from None
+    return OAuth1Tokens(token=answer["oauth_token"], secret=answer["oauth_token_secret"])
+
+
+# --- OAuth 2.0 -----------------------------------------------------------------------
+
+
+class OAuth2Handler(tweepy.OAuth2UserHandler):
+    """tweepy's OAuth 2.0 PKCE handler for a confidential client, pointed at X's
+    canonical URLs and sent through the gateway's transport."""
+
+    def __init__(self, *, redirect_uri: str | None = None):
+        super().__init__(
+            client_id=settings.X_CLIENT_ID,
+            client_secret=settings.X_CLIENT_SECRET,
+            redirect_uri=redirect_uri,
+            scope=list(OAUTH2_SCOPES),
+        )
+        mount_transport(self)
+
+    def get_authorization_url(self) -> tuple[str, str, str]:
+        """The authorize URL, the state and the PKCE verifier to keep server-side."""
+        verifier = self._client.create_code_verifier(128)
+        url, state = self.authorization_url(
+            x_hosts.OAUTH2_AUTHORIZE,
+            state=secrets.token_urlsafe(32),
+            code_challenge=self._client.create_code_challenge(verifier, "S256"),
+            code_challenge_method="S256",
+        )
+        return url, state, verifier
+
+    def fetch_token(self, *, code: str, code_verifier: str) -> dict:
+        # The callback's state was checked by the caller against the link attempt,
+        # so the code is passed as is rather than re-parsed from the callback URL.
+        return OAuth2Session.fetch_token(
+            self,
+            x_hosts.OAUTH2_TOKEN,
+            code=code,
+            auth=self.auth,
+            include_client_id=True,
+            code_verifier=code_verifier,
+        )
+
+    def refresh(self, refresh_token: str) -> dict:
+        return self.refresh_token(x_hosts.OAUTH2_TOKEN, refresh_token=refresh_token, auth=self.auth)
+
+    def revoke(self, token: str, token_type_hint: str) -> None:
+        response = self.post(
+            x_hosts.OAUTH2_REVOKE,
+            data={"token": token, "token_type_hint": token_type_hint, "client_id": self.client_id},
+            auth=self.auth,
+            withhold_token=True,
+        )
+        if response.status_code >= 400:
+            raise _classify_status(response.status_code, response, applied_if_sent=False)
+
+
+@dataclass(frozen=True)
+class OAuth2Start:
+    authorize_url: str
+    state: str
+    code_verifier: str
+
+
+def oauth2_start(*, redirect_uri: str) -> OAuth2Start:
+    url, state, verifier = OAuth2Handler(redirect_uri=redirect_uri).get_authorization_url()
+    return OAuth2Start(authorize_url=browser_url(url), state=state, code_verifier=verifier)
+
+
+@dataclass(frozen=True)
+class OAuth2Tokens:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    scopes: str
+
+
+def _oauth2_tokens(answer: dict) -> OAuth2Tokens:
+    scope = answer.get("scope", "")
+    return OAuth2Tokens(
+        access_token=answer["access_token"],
+        refresh_token=answer.get("refresh_token", ""),
+        expires_at=timezone.now() + timedelta(seconds=int(answer.get("expires_in", 7200))),
+        scopes=" ".join(scope) if isinstance(scope, list) else scope,
+    )
+
+
+def oauth2_finish(*, redirect_uri: str, code: str, code_verifier: str) -> OAuth2Tokens:
+    try:
+        answer = OAuth2Handler(redirect_uri=redirect_uri).fetch_token(code=code, code_verifier=code_verifier)
+    except OAuth2Error as exc:
+        raise XError(
+            XErrorKind.PERMANENT,
+            f"X did not accept the authorization code ({exc.description or exc.error}). Start linking again.",
+            status=exc.status_code,
+        ) from None
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=False) from None
+    return _oauth2_tokens(answer)
+
+
+# --- accounts: tokens, clients and calls ---------------------------------------------------
+
+
+def _account_model():
+    from .models import XAccount
+
+    return XAccount
+
+
+def refresh_tokens(account, *, force: bool = False):
+    """Make sure an OAuth 2.0 account holds a live access token; returns the
+    account as re-read under its row lock.
+
+    Refresh tokens rotate: the one used dies. So the refresh runs in a transaction
+    holding the account's row lock and re-reads the row once the lock is taken:
+    of fifty workers that find the token expired at once, the first refreshes and
+    the others find a fresh token when they get the lock. ``force`` refreshes
+    after a 401 unless another worker already replaced the token that failed.
+    """
+    model = _account_model()
+    stale_access_token = account.oauth2_access_token
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=account.pk)
+        if locked.auth_method != model.AuthMethod.OAUTH2 or locked.status != model.Status.ACTIVE:
+            return locked
+        margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
+        if force:
+            if locked.oauth2_access_token != stale_access_token:
+                return locked
+        elif locked.token_expires_at and locked.token_expires_at > timezone.now() + margin:
+            return locked
+        if not locked.oauth2_refresh_token:
+            locked.mark_needs_reauth("The OAuth 2.0 token expired and X gave no refresh token. Reconnect the account.")
+            return locked
+        try:
+            answer = OAuth2Handler().refresh(locked.oauth2_refresh_token)
+        except OAuth2Error as exc:
+            locked.mark_needs_reauth(
+                f"X refused to refresh the OAuth 2.0 token ({exc.description or exc.error}). "
+                f"Reconnect @{locked.username}."
+            )
+            return locked
+        except Exception as exc:
+            raise classify(exc, applied_if_sent=False) from None
+        tokens = _oauth2_tokens(answer)
+        locked.oauth2_access_token = tokens.access_token
+        locked.oauth2_refresh_token = tokens.refresh_token or locked.oauth2_refresh_token
+        locked.token_expires_at = tokens.expires_at
+        locked.scopes = tokens.scopes or locked.scopes
+        locked.save(update_fields=["oauth2_access_token", "oauth2_refresh_token", "token_expires_at", "scopes"])
+        log.info("refreshed the OAuth 2.0 token of @%s", locked.username)
+        return locked
+
+
+def client_for(account) -> tweepy.Client:
+    """A ready tweepy Client acting as ``account`` (OAuth 1.0a or 2.0 user context)."""
+    model = _account_model()
+    if account.auth_method == model.AuthMethod.OAUTH1:
+        client = tweepy.Client(
+            consumer_key=settings.X_CONSUMER_KEY,
+            consumer_secret=settings.X_CONSUMER_SECRET,
+            access_token=account.oauth1_token,
+            access_token_secret=account.oauth1_token_secret,
+        )
+    else:
+        client = tweepy.Client(bearer_token=account.oauth2_access_token)
+    mount_transport(client.session)
+    return client
+
+
+def app_client() -> tweepy.Client | None:
+    """An app-only (bearer) client for public reads, when ``X_BEARER_TOKEN`` is set."""
+    if not settings.X_BEARER_TOKEN:
+        return None
+    client = tweepy.Client(bearer_token=settings.X_BEARER_TOKEN)
+    mount_transport(client.session)
+    return client
+
+
+def _user_auth(account) -> bool:
+    # tweepy signs with OAuth 1.0a when user_auth is true, and otherwise sends the
+    # bearer token, which for an OAuth 2.0 account is the user's access token.
+    return account.auth_method == _account_model().AuthMethod.OAUTH1
+
+
+def call(account, operation, *, applied_if_sent: bool):
+    """Run ``operation(client, user_auth)`` as ``account``, refreshing an OAuth 2.0
+    token before it expires and once more on a 401; raise ``XError`` on failure."""
+    model = _account_model()
+    if account.status == model.Status.NEEDS_REAUTH:
+        raise XError(XErrorKind.NEEDS_REAUTH, account.status_reason or f"Reconnect @{account.username}.")
+    is_oauth2 = account.auth_method == model.AuthMethod.OAUTH2
+    if is_oauth2:
+        account = _fresh(refresh_tokens(account))
+    try:
+        return operation(client_for(account), _user_auth(account))
+    except Exception as exc:
+        error = classify(exc, applied_if_sent=applied_if_sent)
+        if error.kind != XErrorKind.NEEDS_REAUTH or not is_oauth2:
+            raise error from None
+    account = _fresh(refresh_tokens(account, force=True))
+    try:
+        return operation(client_for(account), _user_auth(account))
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=applied_if_sent) from None
+
+
+def _fresh(account):
+    if account.status == _account_model().Status.NEEDS_REAUTH:
+        raise XError(XErrorKind.NEEDS_REAUTH, account.status_reason)
+    return account
+
+
+@dataclass(frozen=True)
+class XUser:
+    id: str
+    username: str
+    name: str
+    profile_image_url: str
+
+
+def get_me_with(client: tweepy.Client, user_auth: bool) -> XUser:
+    try:
+        user = client.get_me(user_auth=user_auth, user_fields=list(USER_FIELDS)).data
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=False) from None
+    return XUser(
+        id=str(user.id),
+        username=user.username,
+        name=user.name,
+        profile_image_url=getattr(user, "profile_image_url", None) or "",
+    )
+
+
+def me_for_tokens(*, oauth1: OAuth1Tokens | None = None, oauth2: OAuth2Tokens | None = None) -> XUser:
+    """``GET /2/users/me`` with freshly issued tokens, before any account exists."""
+    if oauth1 is not None:
+        client = tweepy.Client(
+            consumer_key=settings.X_CONSUMER_KEY,
+            consumer_secret=settings.X_CONSUMER_SECRET,
+            access_token=oauth1.token,
+            access_token_secret=oauth1.secret,
+        )
+    else:
+        client = tweepy.Client(bearer_token=oauth2.access_token)
+    mount_transport(client.session)
+    return get_me_with(client, oauth1 is not None)
+
+
+def get_me(account) -> XUser:
+    return call(account, get_me_with, applied_if_sent=False)
+
+
+def revoke(account) -> None:
+    """Tell X to forget the account's OAuth 2.0 tokens. X has no revoke endpoint
+    for OAuth 1.0a tokens: the user removes the app under their X settings."""
+    model = _account_model()
+    if account.auth_method != model.AuthMethod.OAUTH2:
+        return
+    handler = OAuth2Handler()
+    try:
+        if account.oauth2_refresh_token:
+            handler.revoke(account.oauth2_refresh_token, "refresh_token")
+        if account.oauth2_access_token:
+            handler.revoke(account.oauth2_access_token, "access_token")
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=False) from None
+
+
+# --- media upload (X API v2; tweepy 4.17 has none of it) ---------------------------------
+
+
+def _signed(client: tweepy.Client, user_auth: bool) -> dict:
+    if user_auth:
+        return {
+            "auth": OAuth1(
+                client.consumer_key,
+                client_secret=client.consumer_secret,
+                resource_owner_key=client.access_token,
+                resource_owner_secret=client.access_token_secret,
+            )
+        }
+    return {"headers": {"Authorization": f"Bearer {client.bearer_token}"}}
+
+
+def _media_request(client: tweepy.Client, user_auth: bool, method: str, path: str, **kwargs) -> dict:
+    signed = _signed(client, user_auth)
+    headers = {**signed.get("headers", {}), **kwargs.pop("headers", {})}
+    response = client.session.request(
+        method, f"{x_hosts.API}{path}", auth=signed.get("auth"), headers=headers, **kwargs
+    )
+    if response.status_code >= 400:
+        raise _classify_status(response.status_code, response, applied_if_sent=False)
+    return response.json() if response.content else {}
+
+
+@dataclass(frozen=True)
+class MediaState:
+    media_id: str
+    state: str  # 'succeeded', 'pending', 'in_progress' or 'failed'
+    check_after_secs: int = 0
+    error: str = ""
+
+
+def _media_state(data: dict) -> MediaState:
+    info = data.get("processing_info") or {}
+    return MediaState(
+        media_id=str(data["id"]),
+        state=info.get("state", "succeeded"),
+        check_after_secs=int(info.get("check_after_secs", 0) or 0),
+        error=(info.get("error") or {}).get("message", ""),
+    )
+
+
+def upload_media(account, *, file: IO[bytes], size: int, media_type: str, category: str) -> MediaState:
+    """Upload one file in chunks (initialize, append…, finalize). A video is
+    usually still processing when this returns: check ``media_status`` later."""
+
+    def operation(client: tweepy.Client, user_auth: bool) -> MediaState:
+        file.seek(0)
+        init = _media_request(
+            client,
+            user_auth,
+            "POST",
+            "/2/media/upload/initialize",
+            json={"media_type": media_type, "total_bytes": size, "media_category": category},
+        )
+        media_id = str(init["data"]["id"])
+        index = 0
+        while chunk := file.read(MEDIA_CHUNK_BYTES):
+            _media_request(
+                client,
+                user_auth,
+                "POST",
+                f"/2/media/upload/{media_id}/append",
+                data={"segment_index": str(index)},
+                files={"media": ("chunk", chunk, "application/octet-stream")},
+            )
+            index += 1
+        final = _media_request(client, user_auth, "POST", f"/2/media/upload/{media_id}/finalize")
+        return _media_state(final["data"])
+
+    return call(account, operation, applied_if_sent=False)
+
+
+def media_status(account, media_id: str) -> MediaState:
+    def operation(client: tweepy.Client, user_auth: bool) -> MediaState:
+        body = _media_request(
+            client, user_auth, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
+        )
+        return _media_state(body["data"])
+
+    return call(account, operation, applied_if_sent=False)
+
+
+def set_alt_text(account, media_id: str, alt_text: str) -> None:
+    def operation(client: tweepy.Client, user_auth: bool) -> None:
+        _media_request(
+            client,
+            user_auth,
+            "POST",
+            "/2/media/metadata",
+            json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+        )
+
+    call(account, operation, applied_if_sent=False)
