@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import User
+from django.utils.html import format_html
+
+from accounts import services
+from accounts.models import User, XAccount
+from accounts.services import LinkError
 
 
 @admin.register(User)
@@ -11,3 +15,99 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Preferences", {"fields": ("timezone",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Preferences", {"fields": ("timezone",)}))
     list_display = (*DjangoUserAdmin.list_display, "timezone")
+
+
+@admin.register(XAccount)
+class XAccountAdmin(admin.ModelAdmin):
+    """Linked X accounts. Tokens are never shown: the form lists only what a
+    person can read. Staff who are not superusers see and act on their own
+    accounts only."""
+
+    list_display = ("avatar", "handle", "auth_method", "status_badge", "owner", "last_verified_at")
+    list_filter = ("auth_method", "status")
+    search_fields = ("username", "name", "x_user_id")
+    actions = ("verify_now", "unlink")
+    fields = (
+        "avatar",
+        "handle",
+        "name",
+        "x_user_id",
+        "owner",
+        "auth_method",
+        "scopes",
+        "token_expires_at",
+        "status_badge",
+        "status_reason",
+        "linked_at",
+        "last_verified_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("owner")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(owner=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (obj is None or self._owns(request, obj))
+
+    def has_add_permission(self, request):
+        # Accounts are added by linking through X, never by typing tokens.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting must revoke on X first: that is the "unlink" action.
+        return False
+
+    def _owns(self, request, obj) -> bool:
+        return request.user.is_superuser or obj.owner_id == request.user.pk
+
+    @admin.display(description="")
+    def avatar(self, obj):
+        if not obj.profile_image_url:
+            return ""
+        return format_html(
+            '<img src="{}" alt="" width="32" height="32" style="border-radius:50%;vertical-align:middle">',
+            obj.profile_image_url,
+        )
+
+    @admin.display(description="account", ordering="username")
+    def handle(self, obj):
+        return f"@{obj.username}"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        colour = "#1d6b37" if obj.is_active else "#a33"
+        background = "#e3f2e8" if obj.is_active else "#fbe3e3"
+        return format_html(
+            '<span class="x-status x-status-{}" title="{}" style="color:{};background:{};'
+            'border-radius:3px;padding:2px 8px;white-space:nowrap">{}</span>',
+            obj.status,
+            obj.status_reason,
+            colour,
+            background,
+            obj.get_status_display(),
+        )
+
+    @admin.action(description="Verify now (ask X who the tokens belong to)")
+    def verify_now(self, request, queryset):
+        for account in queryset:
+            result = services.xaccount_verify(account=account)
+            self.message_user(request, result.message, messages.SUCCESS if result.ok else messages.ERROR)
+
+    @admin.action(description="Unlink (revoke on X, then delete the tokens)")
+    def unlink(self, request, queryset):
+        for account in queryset:
+            try:
+                message = services.xaccount_unlink(account=account)
+            except LinkError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, message, messages.SUCCESS)

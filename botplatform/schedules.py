@@ -36,6 +36,9 @@ class PeriodicEntry:
 
 PLATFORM_SCHEDULE: tuple[PeriodicEntry, ...] = (
     PeriodicEntry("beat heartbeat", "botplatform.tasks.beat_heartbeat", every_seconds=10, expire_seconds=10),
+    PeriodicEntry(
+        "refresh expiring X tokens", "accounts.tasks.refresh_expiring_tokens", every_seconds=60, expire_seconds=60
+    ),
 )
 
 

@@ -1,0 +1,324 @@
+"""Linking X accounts and keeping them usable: the logic behind the link views,
+the ``link_x_account`` command and the admin actions."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from . import gateway
+from .gateway import XError, XErrorKind
+from .models import LinkAttempt, XAccount
+
+log = logging.getLogger(__name__)
+
+LINK_ATTEMPT_TTL = timedelta(minutes=10)
+
+
+class LinkError(Exception):
+    """Linking failed; ``message`` tells the person what happened and what to do.
+    ``status`` is the HTTP status a view answers with (400 or 403)."""
+
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class LinkCancelled(Exception):
+    """The person pressed Cancel on X's consent page."""
+
+
+# --- starting ------------------------------------------------------------------------
+
+
+def _new_attempt(*, user, method: str, **fields) -> LinkAttempt:
+    now = timezone.now()
+    return LinkAttempt.objects.create(
+        user=user, method=method, created_at=now, expires_at=now + LINK_ATTEMPT_TTL, **fields
+    )
+
+
+def _x_error_words(error: XError) -> str:
+    return f"X refused to start linking: {error.message}"
+
+
+def link_start_oauth1(*, user, callback_url: str, signin: bool = False) -> tuple[LinkAttempt, str]:
+    """Get a request token from X; returns the attempt and the URL to send the person to."""
+    try:
+        start = gateway.oauth1_start(callback=callback_url, signin=signin)
+    except XError as error:
+        raise LinkError(_x_error_words(error)) from None
+    attempt = _new_attempt(
+        user=user,
+        method=LinkAttempt.Method.OAUTH1,
+        request_token=start.request_token,
+        request_token_secret=start.request_token_secret,
+    )
+    return attempt, start.authorize_url
+
+
+def link_start_pin(*, user) -> tuple[LinkAttempt, str]:
+    """The PIN flow for headless servers: X shows the person a PIN instead of redirecting."""
+    try:
+        start = gateway.oauth1_start(callback="oob")
+    except XError as error:
+        raise LinkError(_x_error_words(error)) from None
+    attempt = _new_attempt(
+        user=user,
+        method=LinkAttempt.Method.OAUTH1_PIN,
+        request_token=start.request_token,
+        request_token_secret=start.request_token_secret,
+    )
+    return attempt, start.authorize_url
+
+
+def link_start_oauth2(*, user, redirect_uri: str) -> tuple[LinkAttempt, str]:
+    start = gateway.oauth2_start(redirect_uri=redirect_uri)
+    attempt = _new_attempt(
+        user=user,
+        method=LinkAttempt.Method.OAUTH2,
+        state=start.state,
+        code_verifier=start.code_verifier,
+        redirect_uri=redirect_uri,
+    )
+    return attempt, start.authorize_url
+
+
+# --- finishing -----------------------------------------------------------------------
+
+
+def _attempt_for(*, attempt_id: str | None, user, method: str) -> LinkAttempt:
+    """The attempt this browser session started, if it belongs to ``user``."""
+    if not attempt_id:
+        raise LinkError(
+            "No X account linking is in progress in this browser session. "
+            "Start again with “Link X account”.",
+            status=400,
+        )
+    try:
+        attempt = LinkAttempt.objects.get(pk=uuid.UUID(str(attempt_id)), method=method)
+    except (ValueError, LinkAttempt.DoesNotExist):
+        raise LinkError("This linking attempt is unknown. Start again with “Link X account”.", status=400) from None
+    if attempt.user_id != user.pk:
+        raise LinkError("This linking attempt belongs to another user.", status=403)
+    return attempt
+
+
+def _claim(attempt: LinkAttempt) -> None:
+    """Use the attempt up, once: a replayed callback finds it used."""
+    if attempt.is_expired:
+        raise LinkError(
+            "This linking attempt expired (they last 10 minutes). Start again with “Link X account”."
+        )
+    claimed = LinkAttempt.objects.filter(pk=attempt.pk, used_at__isnull=True).update(used_at=timezone.now())
+    if claimed != 1:
+        raise LinkError("This linking attempt was already used. Start again with “Link X account”.")
+
+
+def link_finish_oauth1(
+    *, user, attempt_id: str | None, oauth_token: str, oauth_verifier: str, denied: str
+) -> XAccount:
+    attempt = _attempt_for(attempt_id=attempt_id, user=user, method=LinkAttempt.Method.OAUTH1)
+    answered_token = denied or oauth_token
+    if not answered_token or not constant_time_compare(answered_token, attempt.request_token):
+        raise LinkError("X's answer does not match the linking you started in this browser.", status=403)
+    _claim(attempt)
+    if denied:
+        raise LinkCancelled()
+    if not oauth_verifier:
+        raise LinkError("X's answer has no oauth_verifier. Start again with “Link X account”.")
+    return _finish_oauth1(attempt, oauth_verifier)
+
+
+def link_finish_pin(*, user, attempt_id: str, pin: str) -> XAccount:
+    attempt = _attempt_for(attempt_id=attempt_id, user=user, method=LinkAttempt.Method.OAUTH1_PIN)
+    pin = pin.strip()
+    if not pin.isdigit():
+        raise LinkError(f"The PIN must be the digits X showed, got {pin!r}.")
+    _claim(attempt)
+    return _finish_oauth1(attempt, pin)
+
+
+def _finish_oauth1(attempt: LinkAttempt, verifier: str) -> XAccount:
+    try:
+        tokens = gateway.oauth1_finish(
+            request_token=attempt.request_token,
+            request_token_secret=attempt.request_token_secret,
+            verifier=verifier,
+        )
+        me = gateway.me_for_tokens(oauth1=tokens)
+    except XError as error:
+        raise LinkError(f"Linking failed: {error.message}") from None
+    return xaccount_upsert(
+        owner=attempt.user,
+        me=me,
+        auth_method=XAccount.AuthMethod.OAUTH1,
+        tokens={"oauth1_token": tokens.token, "oauth1_token_secret": tokens.secret},
+    )
+
+
+def link_finish_oauth2(
+    *, user, attempt_id: str | None, state: str, code: str, error: str
+) -> XAccount:
+    attempt = _attempt_for(attempt_id=attempt_id, user=user, method=LinkAttempt.Method.OAUTH2)
+    if not state or not constant_time_compare(state, attempt.state):
+        raise LinkError("X's answer does not match the linking you started in this browser.", status=403)
+    _claim(attempt)
+    if error == "access_denied":
+        raise LinkCancelled()
+    if error:
+        raise LinkError(f"X did not authorize the account ({error}). Start again with “Link X account”.")
+    if not code:
+        raise LinkError("X's answer has no authorization code. Start again with “Link X account”.")
+    try:
+        tokens = gateway.oauth2_finish(
+            redirect_uri=attempt.redirect_uri, code=code, code_verifier=attempt.code_verifier
+        )
+        me = gateway.me_for_tokens(oauth2=tokens)
+    except XError as x_error:
+        raise LinkError(f"Linking failed: {x_error.message}") from None
+    return xaccount_upsert(
+        owner=attempt.user,
+        me=me,
+        auth_method=XAccount.AuthMethod.OAUTH2,
+        tokens={
+            "oauth2_access_token": tokens.access_token,
+            "oauth2_refresh_token": tokens.refresh_token,
+            "token_expires_at": tokens.expires_at,
+            "scopes": tokens.scopes,
+        },
+    )
+
+
+_NO_TOKENS = {
+    "oauth1_token": "",
+    "oauth1_token_secret": "",
+    "oauth2_access_token": "",
+    "oauth2_refresh_token": "",
+    "token_expires_at": None,
+    "scopes": "",
+}
+
+
+@transaction.atomic
+def xaccount_upsert(*, owner, me: gateway.XUser, auth_method: str, tokens: dict) -> XAccount:
+    """Create or refresh the account X says these tokens belong to. Re-linking by
+    the same owner replaces the tokens and clears ``needs_reauth``; an X account
+    already linked by someone else is refused."""
+    account = XAccount.objects.select_for_update().filter(x_user_id=me.id).first()
+    if account is not None and account.owner_id != owner.pk:
+        raise LinkError(
+            f"@{me.username} is already linked by another user of this platform. "
+            "They must unlink it before you can link it.",
+            status=403,
+        )
+    now = timezone.now()
+    fields = {
+        **_NO_TOKENS,
+        **tokens,
+        "username": me.username,
+        "name": me.name,
+        "profile_image_url": me.profile_image_url,
+        "auth_method": auth_method,
+        "status": XAccount.Status.ACTIVE,
+        "status_reason": "",
+        "last_verified_at": now,
+    }
+    if account is None:
+        account = XAccount.objects.create(owner=owner, x_user_id=me.id, linked_at=now, **fields)
+        log.info("linked @%s (%s) for user %s", me.username, auth_method, owner.pk)
+    else:
+        for name, value in fields.items():
+            setattr(account, name, value)
+        account.save()
+        log.info("re-linked @%s (%s) for user %s", me.username, auth_method, owner.pk)
+    return account
+
+
+# --- keeping accounts usable ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    account: XAccount
+    ok: bool
+    message: str
+
+
+def xaccount_verify(*, account: XAccount) -> VerifyResult:
+    """Ask X who the tokens belong to (``GET /2/users/me``) and record the answer."""
+    try:
+        me = gateway.get_me(account)
+    except XError as error:
+        account.refresh_from_db()
+        if error.kind == XErrorKind.NEEDS_REAUTH and account.is_active:
+            account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
+        return VerifyResult(account, False, f"@{account.username}: {error.message}")
+    account.refresh_from_db()
+    if me.id != account.x_user_id:
+        account.mark_needs_reauth("The tokens now belong to another X account. Reconnect the account.")
+        return VerifyResult(account, False, f"@{account.username}: the tokens belong to @{me.username}.")
+    account.username = me.username
+    account.name = me.name
+    account.profile_image_url = me.profile_image_url
+    account.last_verified_at = timezone.now()
+    account.save(update_fields=["username", "name", "profile_image_url", "last_verified_at"])
+    return VerifyResult(account, True, f"@{account.username} is working.")
+
+
+def xaccount_unlink(*, account: XAccount) -> str:
+    """Revoke the account's tokens on X, then forget the account and its tokens."""
+    username = account.username
+    try:
+        gateway.revoke(account)
+    except XError as error:
+        # Dead tokens need no revoking; anything else must not leave live tokens
+        # on X while the platform forgets them.
+        if error.kind != XErrorKind.NEEDS_REAUTH:
+            raise LinkError(f"@{username} was not unlinked: {error.message}") from None
+    account.delete()
+    log.info("unlinked @%s", username)
+    if account.auth_method == XAccount.AuthMethod.OAUTH1:
+        return (
+            f"@{username} was unlinked and its tokens deleted. X keeps OAuth 1.0a tokens until "
+            "the account owner removes the app under Settings › Connected apps on X."
+        )
+    return f"@{username} was unlinked: its tokens were revoked on X and deleted here."
+
+
+def refresh_expiring_tokens() -> int:
+    """Refresh OAuth 2.0 tokens that expire soon, so posts never wait on a refresh."""
+    soon = timezone.now() + timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
+    count = 0
+    for account in XAccount.objects.filter(
+        auth_method=XAccount.AuthMethod.OAUTH2, status=XAccount.Status.ACTIVE, token_expires_at__lte=soon
+    ):
+        try:
+            gateway.refresh_tokens(account)
+        except XError as error:
+            log.warning("could not refresh the token of @%s: %s", account.username, error.message)
+            continue
+        count += 1
+    return count
+
+
+def reencrypt_tokens() -> int:
+    """Re-encrypt every stored token with the newest key of TOKEN_ENCRYPTION_KEYS."""
+    count = 0
+    token_fields = ["oauth1_token", "oauth1_token_secret", "oauth2_access_token", "oauth2_refresh_token"]
+    with transaction.atomic():
+        for account in XAccount.objects.select_for_update():
+            account.save(update_fields=token_fields)
+            count += 1
+        for attempt in LinkAttempt.objects.select_for_update():
+            attempt.save(update_fields=["request_token", "request_token_secret", "state", "code_verifier"])
+            count += 1
+    return count
