@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16
 
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test deps redis-server migrate
+.PHONY: run test deps redis-server chromium migrate
 
 run: deps redis-server migrate
 	python manage.py ensure_admin
@@ -35,7 +35,7 @@ run: deps redis-server migrate
 	echo "Starting: web on http://127.0.0.1:8000, the X API sandbox on http://127.0.0.1:8765, a worker and beat. Ctrl-C stops them all."; \
 	exec honcho -f Procfile.dev start $$processes
 
-test: deps redis-server
+test: deps redis-server chromium
 	pytest $(PYTEST_ARGS)
 
 migrate: deps
@@ -62,4 +62,11 @@ redis-server:
 	@if [ -z "$${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then \
 	  echo "Installing redis-server (Debian package)"; \
 	  $(APT_GET) update -q && $(APT_GET) install -y -q redis-server; \
+	fi
+
+# The browser tests drive Debian's Chromium through Playwright.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "Installing chromium (Debian package) for the browser tests"; \
+	  $(APT_GET) update -q && $(APT_GET) install -y -q chromium; \
 	fi
