@@ -22,7 +22,8 @@ from botplatform import health
 from botplatform.celery import app as celery_app
 from botplatform.schedules import install_schedules
 from tests.foundation.django_process import production_env, run
-from tests.foundation.helpers import closed_port, wait_until
+from tests.foundation.helpers import wait_until
+from tests.support import free_port
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_a_fresh_heartbeat_without_a_worker_answering_names_the_workers(
 
 @pytest.mark.django_db
 def test_redis_down_fails_fast(redis_url: str, client: Client, settings) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     started = time.monotonic()
     status, body = healthz(client)
@@ -142,7 +143,7 @@ def test_database_down_is_reported(redis_url: str) -> None:
         "DJANGO_SETTINGS_MODULE": "botplatform.settings",
         "ALLOWED_HOSTS": "testserver",
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"postgres://bots:pw@127.0.0.1:{closed_port()}/bots",
+        "DATABASE_URL": f"postgres://bots:pw@127.0.0.1:{free_port()}/bots",
     }
 
     result = run(["-c", PROBE], env)
@@ -170,7 +171,7 @@ def test_healthz_answers_plain_http_in_production(redis_url: str) -> None:
 
 @pytest.mark.django_db
 def test_healthz_is_never_cached_and_only_read(client: Client, settings) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     assert "no-store" in client.get("/healthz")["Cache-Control"]
     assert client.post("/healthz").status_code == 405
