@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS media (
     processing_secs REAL NOT NULL DEFAULT 0,  -- time in each processing state, fixed at finalize
     width INTEGER,
     height INTEGER,
+    alt_text TEXT,                  -- set through POST /2/media/metadata
     data BLOB                       -- the whole file, once finalized
 );
 CREATE TABLE IF NOT EXISTS media_segments (
@@ -53,7 +54,7 @@ MB = 1024 * 1024
 CATEGORIES: dict[str, tuple[tuple[str, ...], int, str]] = {
     "tweet_image": (("image/jpeg", "image/png", "image/webp"), 5 * MB, "3"),
     "tweet_gif": (("image/gif",), 15 * MB, "16"),
-    "tweet_video": (("video/mp4",), 512 * MB, "7"),
+    "tweet_video": (("video/mp4", "video/quicktime"), 512 * MB, "7"),
 }
 UPLOAD_LIFETIME_SECS = 24 * 60 * 60
 # A JSON body carries bytes base64-encoded, a third larger than the file.
@@ -67,6 +68,7 @@ def rules() -> list[Rule]:
         Rule("/2/media/upload/<id>/finalize", methods=["POST"], endpoint=finalize),
         Rule("/2/media/upload", methods=["GET"], endpoint=status),
         Rule("/2/media/upload", methods=["POST"], endpoint=upload),
+        Rule("/2/media/metadata", methods=["POST"], endpoint=metadata),
     ]
 
 
@@ -366,3 +368,27 @@ def media_bytes(sb, media_key: str) -> tuple[bytes, str] | None:
     row = sb.db.one("SELECT data, media_type FROM media WHERE media_key = ? AND data IS NOT NULL", (media_key,))
     return (row["data"], row["media_type"]) if row else None
 
+
+
+ALT_TEXT_MAX = 1000
+
+
+def metadata(sb, request: Request) -> Response:
+    """Alt text for an uploaded file (``metadata.alt_text.text``, up to 1000 characters)."""
+    principal = authorize(sb, request, scopes=SCOPES)
+    body = json_body(request)
+    unknown = set(body) - {"id", "metadata"}
+    if unknown:
+        raise invalid_request(f"Unknown field(s) {', '.join(sorted(unknown))}: give id and metadata.")
+    raw_id, meta = body.get("id"), body.get("metadata")
+    if not isinstance(raw_id, str):
+        raise invalid_request("id is required: the media id, as a string.", parameter="id")
+    alt = meta.get("alt_text") if isinstance(meta, dict) else None
+    text = alt.get("text") if isinstance(alt, dict) else None
+    if not isinstance(text, str) or len(text) > ALT_TEXT_MAX:
+        raise invalid_request(f"metadata.alt_text.text must be a string of at most {ALT_TEXT_MAX} characters.",
+                              parameter="metadata")
+    with sb.db.tx() as conn:
+        row = _own_upload(conn, raw_id, principal.user_id, "id")
+        conn.execute("UPDATE media SET alt_text = ? WHERE id = ?", (text, row["id"]))
+    return json_response({"data": {"id": raw_id, "associated_metadata": {"alt_text": {"text": text}}}})

@@ -157,6 +157,8 @@ def media_object(sb, row: sqlite3.Row, fields: list[str]) -> dict[str, Any]:
         media["width"] = row["width"]
     if "height" in wanted and row["height"]:
         media["height"] = row["height"]
+    if "alt_text" in wanted and row["alt_text"]:
+        media["alt_text"] = row["alt_text"]
     return media
 
 

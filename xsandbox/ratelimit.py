@@ -58,6 +58,7 @@ DEFAULT_LIMITS: dict[str, dict[str, Window]] = {
     "GET /2/users/<id>/tweets": {"rate": Window(900, MINUTES_15)},
     "POST /2/media/upload": {"rate": Window(500, MINUTES_15)},
     "POST /2/media/upload/initialize": {"rate": Window(500, MINUTES_15)},
+    "POST /2/media/metadata": {"rate": Window(500, MINUTES_15)},
     "POST /2/media/upload/<id>/append": {"rate": Window(5000, MINUTES_15)},
     "POST /2/media/upload/<id>/finalize": {"rate": Window(500, MINUTES_15)},
     "GET /2/media/upload": {"rate": Window(5000, MINUTES_15)},

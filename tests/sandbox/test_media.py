@@ -195,3 +195,22 @@ def test_media_write_scope_is_required(sandbox_url):
     client = ApiClient(sandbox_url, bearer(sandbox_url, ALICE, scopes="tweet.read tweet.write users.read"))
     response = client.post("/2/media/upload", files={"media": ("p.png", png())}, data={"media_category": "tweet_image"})
     assert response.status_code == 403
+
+
+def test_alt_text_is_kept_and_shown_with_the_post(alice):
+    media_id = upload_image(alice)["id"]
+    answer = alice.post("/2/media/metadata", json={"id": media_id, "metadata": {"alt_text": {"text": "A red square"}}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"] == {"id": media_id, "associated_metadata": {"alt_text": {"text": "A red square"}}}
+    post_id = alice.tweet("described", media={"media_ids": [media_id]}).json()["data"]["id"]
+    body = alice.get(f"/2/tweets/{post_id}", params={
+        "expansions": "attachments.media_keys", "media.fields": "alt_text",
+    }).json()
+    assert body["includes"]["media"][0]["alt_text"] == "A red square"
+
+
+def test_alt_text_over_1000_characters_is_refused(alice):
+    media_id = upload_image(alice)["id"]
+    answer = alice.post("/2/media/metadata", json={"id": media_id, "metadata": {"alt_text": {"text": "x" * 1001}}})
+    assert answer.status_code == 400
+    assert "at most 1000 characters" in answer.json()["errors"][0]["message"]
