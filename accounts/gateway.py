@@ -650,3 +650,77 @@ def set_alt_text(account, media_id: str, alt_text: str) -> None:
         )
 
     call(account, operation, applied_if_sent=False)
+
+
+# --- posts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedPost:
+    id: str
+    url: str
+
+
+def create_post(
+    account,
+    *,
+    text: str,
+    reply_to: str | None = None,
+    media_ids: list[str] | None = None,
+    poll_options: list[str] | None = None,
+    poll_duration_minutes: int | None = None,
+    reply_settings: str | None = None,
+) -> CreatedPost:
+    """``POST /2/tweets``. A timeout, a dropped connection or a 5xx raises
+    ``XError(UNKNOWN_OUTCOME)``: X may have published it."""
+
+    def operation(client: tweepy.Client, user_auth: bool) -> CreatedPost:
+        response = client.create_tweet(
+            text=text or None,
+            in_reply_to_tweet_id=reply_to,
+            media_ids=media_ids or None,
+            poll_options=poll_options or None,
+            poll_duration_minutes=poll_duration_minutes if poll_options else None,
+            reply_settings=reply_settings or None,
+            user_auth=user_auth,
+        )
+        post_id = str(response.data["id"])
+        return CreatedPost(id=post_id, url=x_hosts.post_url(account.username, post_id))
+
+    return call(account, operation, applied_if_sent=True)
+
+
+@dataclass(frozen=True)
+class RecentPost:
+    id: str
+    text: str
+    created_at: datetime | None
+    in_reply_to: str | None
+
+
+def recent_posts(account, *, since: datetime, limit: int = 100) -> list[RecentPost]:
+    """The account's own posts since ``since``, newest first (an owned read:
+    X's cheapest call, used to learn whether a post whose answer was lost exists)."""
+
+    def operation(client: tweepy.Client, user_auth: bool) -> list[RecentPost]:
+        response = client.get_users_tweets(
+            account.x_user_id,
+            start_time=since,
+            max_results=max(5, min(limit, 100)),
+            tweet_fields=["created_at", "referenced_tweets"],
+            user_auth=user_auth,
+        )
+        found = []
+        for post in response.data or []:
+            replied = [r.id for r in (post.referenced_tweets or []) if r.type == "replied_to"]
+            found.append(
+                RecentPost(
+                    id=str(post.id),
+                    text=post.text,
+                    created_at=post.created_at,
+                    in_reply_to=str(replied[0]) if replied else None,
+                )
+            )
+        return found
+
+    return call(account, operation, applied_if_sent=False)

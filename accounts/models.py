@@ -53,6 +53,8 @@ class XAccount(models.Model):
     status_reason = models.TextField(blank=True, default="")
     linked_at = models.DateTimeField(default=timezone.now)
     last_verified_at = models.DateTimeField(null=True, blank=True)
+    # X said 429 until then: nothing is sent for the account before it.
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "X account"
