@@ -39,6 +39,9 @@ PLATFORM_SCHEDULE: tuple[PeriodicEntry, ...] = (
     PeriodicEntry(
         "refresh expiring X tokens", "accounts.tasks.refresh_expiring_tokens", every_seconds=60, expire_seconds=60
     ),
+    PeriodicEntry("dispatch due posts", "bots.tasks.dispatch_due_posts", every_seconds=1, expire_seconds=5),
+    PeriodicEntry("sweep stale posts", "bots.tasks.sweep_stale_posts", every_seconds=15, expire_seconds=15),
+    PeriodicEntry("reconcile unknown posts", "bots.tasks.reconcile_unknown_posts", every_seconds=5, expire_seconds=5),
 )
 
 

@@ -118,6 +118,11 @@ TIME_ZONE = env.time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Uploaded media (post images and videos) go through Django's storage API:
+# local files here by default; set STORAGES["default"] to S3 and the like.
+MEDIA_ROOT = Path(env.text("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
@@ -196,6 +201,33 @@ X_HTTP_READ_TIMEOUT = env.whole_number("X_HTTP_READ_TIMEOUT", 20, minimum=1)
 X_TOKEN_REFRESH_MARGIN = env.whole_number("X_TOKEN_REFRESH_MARGIN", 300, minimum=0)
 # An app-only bearer token for public reads (optional).
 X_BEARER_TOKEN = env.text("X_BEARER_TOKEN", "")
+
+# Publishing. X's limits are enforced here before X has to (DESIGN.md "Scale").
+POSTS_PER_15_MIN_PER_ACCOUNT = env.whole_number("POSTS_PER_15_MIN_PER_ACCOUNT", 100, minimum=1)
+POSTS_PER_24_H_PER_APP = env.whole_number("POSTS_PER_24_H_PER_APP", 10_000, minimum=1)
+# Posts claimed per dispatcher tick, and how long a claim lasts before the
+# sweeper hands the post back (the broker lost the task).
+POST_CLAIM_BATCH = env.whole_number("POST_CLAIM_BATCH", 500, minimum=1)
+POST_LEASE_SECONDS = env.whole_number("POST_LEASE_SECONDS", 120, minimum=1)
+# Retries after a transient failure: exponential backoff with full jitter.
+POST_MAX_ATTEMPTS = env.whole_number("POST_MAX_ATTEMPTS", 6, minimum=1)
+POST_RETRY_BASE_SECONDS = env.whole_number("POST_RETRY_BASE_SECONDS", 30, minimum=1)
+POST_RETRY_MAX_SECONDS = env.whole_number("POST_RETRY_MAX_SECONDS", 3600, minimum=1)
+# Seconds added at random after a 429's reset, so accounts do not all return at once.
+RATE_LIMIT_JITTER_SECONDS = env.whole_number("RATE_LIMIT_JITTER_SECONDS", 5, minimum=0)
+# A post whose answer was lost is looked for on X every POST_RECONCILE_EVERY
+# seconds; not found after POST_UNKNOWN_GRACE_SECONDS, it is sent again.
+POST_RECONCILE_EVERY_SECONDS = env.whole_number("POST_RECONCILE_EVERY_SECONDS", 10, minimum=1)
+POST_UNKNOWN_GRACE_SECONDS = env.whole_number("POST_UNKNOWN_GRACE_SECONDS", 120, minimum=0)
+# A post still "sending" after this long lost its worker: it becomes "unknown".
+POST_SENDING_STALE_SECONDS = env.whole_number("POST_SENDING_STALE_SECONDS", 120, minimum=1)
+_one_call = 2 * (X_HTTP_CONNECT_TIMEOUT + X_HTTP_READ_TIMEOUT)  # a token refresh, then the post
+for _name in ("POST_UNKNOWN_GRACE_SECONDS", "POST_SENDING_STALE_SECONDS"):
+    if globals()[_name] <= _one_call:
+        raise env.SettingsError(
+            f"{_name} ({globals()[_name]}) must be above twice X_HTTP_CONNECT_TIMEOUT + X_HTTP_READ_TIMEOUT "
+            f"({_one_call}): a request still in flight could otherwise be sent a second time"
+        )
 
 REDIS_URL = env.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 

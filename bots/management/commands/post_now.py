@@ -1,0 +1,47 @@
+"""Publish one post right away: ``manage.py post_now --account @name "text"``."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from accounts.models import XAccount
+from bots import publisher, scheduler
+from bots.models import Post
+from bots.validation import validate_post
+
+
+class Command(BaseCommand):
+    help = "Publish a post on a linked X account now, through the same pipeline as scheduled posts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--account", required=True, help="the linked X account, as @username")
+        parser.add_argument("text", help="the post's text")
+
+    def handle(self, *args, account: str, text: str, **options):
+        username = account.lstrip("@")
+        target = XAccount.objects.filter(username__iexact=username).first()
+        if target is None:
+            linked = ", ".join(f"@{a.username}" for a in XAccount.objects.order_by("username")) or "none"
+            raise CommandError(f"No linked X account @{username}. Linked accounts: {linked}.")
+        problems = validate_post(text=text)
+        if not problems.ok:
+            raise CommandError(" ".join(m for messages in problems.errors.values() for m in messages))
+        now = timezone.now()
+        post = Post.objects.create(
+            account=target, text=text, scheduled_at=now, next_attempt_at=now, status=Post.Status.SCHEDULED
+        )
+        if not scheduler.claim_post(post_id=post.pk):
+            raise CommandError(f"Post {post.pk} was taken by a running dispatcher; a worker publishes it.")
+        publisher.publish_post(post_id=post.pk)
+        post.refresh_from_db()
+        if post.status == Post.Status.PUBLISHED:
+            self.stdout.write(self.style.SUCCESS(f"Published: {post.x_post_url}"))
+            return
+        if post.status in (Post.Status.UNKNOWN, Post.Status.SCHEDULED):
+            self.stdout.write(
+                f"Not published yet ({post.get_status_display().lower()}): {post.last_error} "
+                f"The worker takes it from here (post {post.pk})."
+            )
+            return
+        raise CommandError(f"Not published: {post.last_error}")

@@ -1,0 +1,152 @@
+"""Which posts go out now: the dispatcher's claim and the sweeper.
+
+Claiming is a conditional UPDATE under a claim token (plus ``SKIP LOCKED``
+where the database has it), so two dispatchers running at once never claim
+the same post, and the database stays the only source of truth: Redis only
+carries the claimed ids and can lose them without losing a post.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from accounts.models import XAccount
+
+from .models import Post
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_WINDOW = timedelta(minutes=15)
+APP_WINDOW = timedelta(hours=24)
+
+
+def claim_due_posts(*, enqueue: Callable[[int], object], now: datetime | None = None) -> list[int]:
+    """Claim the posts that are due and hand each id to ``enqueue`` once the
+    claim is committed (a worker must never see an uncommitted claim)."""
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = (
+            Post.objects.filter(status=Post.Status.SCHEDULED, next_attempt_at__lte=now)
+            .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
+            .exclude(account__rate_limited_until__gt=now)
+            .order_by("next_attempt_at", "pk")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        candidates = list(due.values_list("pk", "account_id")[: settings.POST_CLAIM_BATCH])
+        if not candidates:
+            return []
+        allowed, held = _within_budgets(candidates, now)
+        if held:
+            _hold_over_budget(held, now)
+        claimed_count = Post.objects.filter(pk__in=allowed, status=Post.Status.SCHEDULED).update(
+            status=Post.Status.CLAIMED,
+            claim_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
+        )
+        claimed = list(Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED).values_list("pk", flat=True))
+        if claimed_count != len(allowed):
+            log.info("claimed %s of %s due posts; another dispatcher took the rest", claimed_count, len(allowed))
+        transaction.on_commit(lambda: _enqueue_all(claimed, enqueue))
+    return claimed
+
+
+def _enqueue_all(post_ids: list[int], enqueue: Callable[[int], object]) -> None:
+    for post_id in post_ids:
+        try:
+            enqueue(post_id)
+        except Exception:
+            # The claim stands; when its lease runs out the sweeper hands the
+            # post back and a later tick enqueues it again.
+            log.exception("could not enqueue post %s; it is retried when its lease expires", post_id)
+
+
+def _within_budgets(candidates: list[tuple[int, int]], now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
+    """Split the due posts into those within X's limits (per account and per
+    app, counted from what the platform sent) and those that must wait."""
+    account_ids = {account_id for _, account_id in candidates}
+    sent = Counter(
+        dict(
+            Post.objects.filter(account_id__in=account_ids, sending_since__gt=now - ACCOUNT_WINDOW)
+            .values("account_id")
+            .annotate(n=Count("pk"))
+            .values_list("account_id", "n")
+        )
+    )
+    app_sent = Post.objects.filter(sending_since__gt=now - APP_WINDOW).count()
+    allowed: list[int] = []
+    held: list[tuple[int, int]] = []
+    for post_id, account_id in candidates:
+        if sent[account_id] >= settings.POSTS_PER_15_MIN_PER_ACCOUNT or app_sent >= settings.POSTS_PER_24_H_PER_APP:
+            held.append((post_id, account_id))
+            continue
+        sent[account_id] += 1
+        app_sent += 1
+        allowed.append(post_id)
+    return allowed, held
+
+
+def _hold_over_budget(held: list[tuple[int, int]], now: datetime) -> None:
+    """Move posts over a budget to when the budget frees up, with the reason."""
+    app_oldest = Post.objects.filter(sending_since__gt=now - APP_WINDOW).aggregate(t=Min("sending_since"))["t"]
+    app_full = Post.objects.filter(sending_since__gt=now - APP_WINDOW).count() >= settings.POSTS_PER_24_H_PER_APP
+    for account_id in {account_id for _, account_id in held}:
+        ids = [post_id for post_id, a in held if a == account_id]
+        if app_full and app_oldest:
+            until = app_oldest + APP_WINDOW
+            reason = (
+                f"Held: the platform reached {settings.POSTS_PER_24_H_PER_APP} posts in 24 hours "
+                f"(X's limit per app); it goes out after {until:%Y-%m-%d %H:%M %Z}."
+            )
+        else:
+            oldest = Post.objects.filter(account_id=account_id, sending_since__gt=now - ACCOUNT_WINDOW).aggregate(
+                t=Min("sending_since")
+            )["t"] or now
+            until = oldest + ACCOUNT_WINDOW
+            reason = (
+                f"Held: this account reached {settings.POSTS_PER_15_MIN_PER_ACCOUNT} posts in 15 minutes "
+                f"(X's limit per account); it goes out after {until:%H:%M:%S %Z}."
+            )
+        Post.objects.filter(pk__in=ids, status=Post.Status.SCHEDULED).update(next_attempt_at=until, last_error=reason)
+
+
+def sweep_stale_posts(*, now: datetime | None = None) -> dict[str, int]:
+    """Hand back claims whose task was lost, and turn posts whose worker died
+    while sending into "unknown" (never "scheduled": the post may be on X)."""
+    now = now or timezone.now()
+    returned = Post.objects.filter(status=Post.Status.CLAIMED, lease_expires_at__lt=now).update(
+        status=Post.Status.SCHEDULED, claim_token="", lease_expires_at=None
+    )
+    stale = Post.objects.filter(
+        status=Post.Status.SENDING, sending_since__lt=now - timedelta(seconds=settings.POST_SENDING_STALE_SECONDS)
+    ).update(
+        status=Post.Status.UNKNOWN,
+        next_attempt_at=now,
+        last_error="The worker stopped while sending this post; checking on X whether it was published.",
+    )
+    if returned or stale:
+        log.warning("sweeper: %s expired claims handed back, %s stale sends marked unknown", returned, stale)
+    return {"returned": returned, "unknown": stale}
+
+
+def claim_post(*, post_id: int, now: datetime | None = None) -> bool:
+    """Claim one scheduled post for publishing in this process (``post_now``)."""
+    now = now or timezone.now()
+    return (
+        Post.objects.filter(pk=post_id, status=Post.Status.SCHEDULED).update(
+            status=Post.Status.CLAIMED,
+            claim_token=uuid.uuid4().hex,
+            lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
+        )
+        == 1
+    )

@@ -1,0 +1,28 @@
+"""Celery tasks: each loads ids and calls a service. Retries live in the
+database (``next_attempt_at``), never in Celery."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import publisher, scheduler
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_posts() -> int:
+    return len(scheduler.claim_due_posts(enqueue=publish_post.delay))
+
+
+@shared_task(ignore_result=True)
+def publish_post(post_id: int) -> str:
+    return publisher.publish_post(post_id=post_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_stale_posts() -> dict[str, int]:
+    return scheduler.sweep_stale_posts()
+
+
+@shared_task(ignore_result=True)
+def reconcile_unknown_posts() -> dict[str, int]:
+    return publisher.reconcile_unknown_posts()
