@@ -27,7 +27,6 @@ from django.db import transaction
 from django.utils import timezone
 from oauthlib.oauth2 import OAuth2Error
 from requests.adapters import HTTPAdapter
-from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1, OAuth1Session, OAuth2Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 

@@ -7,6 +7,7 @@ turns on HTTPS-only behaviour. The README has a table of every variable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from accounts import x_hosts
@@ -97,8 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests run workers and concurrent callers in threads: an in-memory test
     # database shares one cache with table locks that fail at once, a file
-    # waits for the lock like production does.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # waits for the lock like production does. One file per test run, so two
+    # runs in one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     # A database that does not answer must fail /healthz, not hang it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)

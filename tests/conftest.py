@@ -6,17 +6,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
 import requests
+from celery.beat import Service
 from celery.contrib.testing.worker import start_worker
 from celery.worker import WorkController
+from django.db import connections
 from django.test import override_settings
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
 
 from botplatform.celery import app as celery_app
+from botplatform.schedules import install_schedules
 from tests.support import free_port, start_sandbox, stop_sandbox
 
 
@@ -70,19 +78,26 @@ def worker(redis_url: str) -> Iterator[WorkController]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """Before the test database is made: a SQLite test database is a WAL file
-    (tests use threads); a run that ended abruptly leaves its -wal and -shm
-    behind, and SQLite reads a new file beside stale ones as a disk I/O error."""
-    from django.conf import settings
+@pytest.fixture
+def beat(transactional_db: None, worker: object) -> Iterator[None]:
+    """Real beat, reading the installed schedule from the test database."""
+    install_schedules()
+    # As if beat had been down a while: the heartbeat is due at once instead
+    # of one interval after beat starts.
+    PeriodicTask.objects.update(last_run_at=timezone.now() - timedelta(hours=1))
+    service = Service(app=celery_app, scheduler_cls=DatabaseScheduler, max_interval=1)
 
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        name = database.get("TEST", {}).get("NAME")
-        for suffix in ("-wal", "-shm"):
-            if name and os.path.exists(name + suffix):
-                os.remove(name + suffix)
+    def run_beat() -> None:
+        try:
+            service.start()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run_beat, daemon=True)
+    thread.start()
+    yield
+    service.stop()
+    thread.join(timeout=10)
 
 
 # Callback URLs of the Django test client; the live server's are registered by

@@ -4,8 +4,6 @@ half second as beat sends them, and the sandbox as X."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,7 +14,6 @@ from django.utils import timezone
 from accounts.models import XAccount
 from bots import services
 from bots.models import Post
-from bots.tasks import dispatch_due_posts, reconcile_unknown_posts, sweep_stale_posts
 from tests.foundation.helpers import wait_until
 
 
@@ -68,25 +65,9 @@ def link_with_minted_tokens(sandbox: str, owner, username: str, method: str = "o
 
 
 @pytest.fixture
-def pipeline(redis_url, worker, sandbox, fast_publishing) -> Iterator[None]:
-    """What beat does in production: send the dispatcher's, reconciler's and
-    sweeper's tasks through Redis on a schedule, for the worker to run."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        ticks = 0
-        while not stop.wait(0.5):
-            dispatch_due_posts.delay()
-            reconcile_unknown_posts.delay()
-            ticks += 1
-            if ticks % 2 == 0:
-                sweep_stale_posts.delay()
-
-    ticker = threading.Thread(target=beat, daemon=True)
-    ticker.start()
-    yield
-    stop.set()
-    ticker.join(timeout=5)
+def pipeline(redis_url, worker, beat, sandbox, fast_publishing) -> None:
+    """The whole platform at work: real beat sending the dispatcher, reconciler
+    and sweeper through Redis to a real worker, which publishes to the sandbox."""
 
 
 def schedule(account: XAccount, text: str, *, in_seconds: float = 0, parts: tuple[str, ...] = (), **fields) -> Post:

@@ -4,23 +4,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from celery.beat import Service
-from django.db import connections
 from django.test import Client
-from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
-from django_celery_beat.schedulers import DatabaseScheduler
 
 from botplatform import health
-from botplatform.celery import app as celery_app
-from botplatform.schedules import install_schedules
 from tests.foundation.django_process import production_env, run
 from tests.foundation.helpers import wait_until
 from tests.support import free_port
@@ -31,28 +23,6 @@ def heartbeat_store(redis_url: str) -> Iterator[redis.Redis]:
     with redis.Redis.from_url(redis_url) as client:
         client.delete(health.HEARTBEAT_KEY)
         yield client
-
-
-@pytest.fixture
-def beat(transactional_db: None, worker: object) -> Iterator[None]:
-    """Real beat, reading the installed schedule from the test database."""
-    install_schedules()
-    # As if beat had been down a while: the heartbeat is due at once instead
-    # of one interval after beat starts.
-    PeriodicTask.objects.update(last_run_at=timezone.now() - timedelta(hours=1))
-    service = Service(app=celery_app, scheduler_cls=DatabaseScheduler, max_interval=1)
-
-    def run_beat() -> None:
-        try:
-            service.start()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run_beat, daemon=True)
-    thread.start()
-    yield
-    service.stop()
-    thread.join(timeout=10)
 
 
 def healthz(client: Client) -> tuple[int, dict]:
