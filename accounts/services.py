@@ -46,34 +46,24 @@ def _new_attempt(*, user, method: str, **fields) -> LinkAttempt:
     )
 
 
-def _x_error_words(error: XError) -> str:
-    return f"X refused to start linking: {error.message}"
-
-
 def link_start_oauth1(*, user, callback_url: str, signin: bool = False) -> tuple[LinkAttempt, str]:
     """Get a request token from X; returns the attempt and the URL to send the person to."""
-    try:
-        start = gateway.oauth1_start(callback=callback_url, signin=signin)
-    except XError as error:
-        raise LinkError(_x_error_words(error)) from None
-    attempt = _new_attempt(
-        user=user,
-        method=LinkAttempt.Method.OAUTH1,
-        request_token=start.request_token,
-        request_token_secret=start.request_token_secret,
-    )
-    return attempt, start.authorize_url
+    return _start_oauth1(user=user, callback=callback_url, signin=signin, method=LinkAttempt.Method.OAUTH1)
 
 
 def link_start_pin(*, user) -> tuple[LinkAttempt, str]:
     """The PIN flow for headless servers: X shows the person a PIN instead of redirecting."""
+    return _start_oauth1(user=user, callback="oob", signin=False, method=LinkAttempt.Method.OAUTH1_PIN)
+
+
+def _start_oauth1(*, user, callback: str, signin: bool, method: str) -> tuple[LinkAttempt, str]:
     try:
-        start = gateway.oauth1_start(callback="oob")
+        start = gateway.oauth1_start(callback=callback, signin=signin)
     except XError as error:
-        raise LinkError(_x_error_words(error)) from None
+        raise LinkError(f"X refused to start linking: {error.message}") from None
     attempt = _new_attempt(
         user=user,
-        method=LinkAttempt.Method.OAUTH1_PIN,
+        method=method,
         request_token=start.request_token,
         request_token_secret=start.request_token_secret,
     )
