@@ -41,6 +41,13 @@ def publish_post(*, post_id: int) -> str:
     if post is None or post.status != Post.Status.CLAIMED:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
+    if post.account.status == XAccount.Status.NEEDS_REAUTH:
+        # Claimed just before another post found the account's tokens dead:
+        # held with the account's other posts until it is reconnected.
+        Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
+            status=Post.Status.SCHEDULED, claim_token="", lease_expires_at=None
+        )
+        return "held"
     try:
         wait = _prepare_media(post)
     except XError as error:

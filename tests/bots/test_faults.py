@@ -112,3 +112,18 @@ def test_a_duplicate_on_a_first_attempt_fails_with_that_reason(pipeline, sandbox
 
     assert "duplicate" in Post.objects.get(pk=again.pk).last_error
     assert len(sandbox_posts(sandbox, username="alice_bot")) == 1
+
+
+def test_a_post_claimed_before_its_account_was_flagged_is_held_not_failed(sandbox, owner, fast_publishing):
+    from bots import publisher, scheduler
+
+    account = link_with_minted_tokens(sandbox, owner, "alice_bot")
+    post = schedule(account, "Claimed, then the account needs reconnecting")
+    assert scheduler.claim_post(post_id=post.pk)
+    account.mark_needs_reauth("X no longer accepts this account's authorization. Reconnect @alice_bot.")
+
+    assert publisher.publish_post(post_id=post.pk) == "held"
+
+    held = Post.objects.get(pk=post.pk)
+    assert held.status == Post.Status.SCHEDULED and held.is_held
+    assert sandbox_posts(sandbox) == []
