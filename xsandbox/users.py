@@ -124,7 +124,7 @@ def user_tweets(sb, request: Request, id: str) -> Response:
                 "type": "https://api.x.com/2/problems/resource-not-found",
             }]})
         depth = conn.execute(
-            f"SELECT MIN(id) FROM (SELECT id FROM tweets WHERE {window} ORDER BY id DESC LIMIT ?)",
+            f"SELECT MIN(id) FROM (SELECT id FROM tweets WHERE {window} ORDER BY id DESC LIMIT ?)",  # nosec B608: fixed SQL fragments; every value is a bound parameter
             (*params, TIMELINE_DEPTH),
         ).fetchone()[0]
         rows = _page(conn, window, params, page, max_results, depth)
@@ -134,10 +134,10 @@ def user_tweets(sb, request: Request, id: str) -> Response:
             body["data"] = [objects.tweet_object(sb, conn, r, fields) for r in rows]
             newest, oldest = rows[0]["id"], rows[-1]["id"]
             meta.update(newest_id=str(newest), oldest_id=str(oldest))
-            if conn.execute(f"SELECT 1 FROM tweets WHERE {window} AND id < ? AND id >= ?",
+            if conn.execute(f"SELECT 1 FROM tweets WHERE {window} AND id < ? AND id >= ?",  # nosec B608: fixed SQL fragments; every value is a bound parameter
                             (*params, oldest, depth)).fetchone():
                 meta["next_token"] = _token("n", oldest)
-            if page is not None and conn.execute(f"SELECT 1 FROM tweets WHERE {window} AND id > ?",
+            if page is not None and conn.execute(f"SELECT 1 FROM tweets WHERE {window} AND id > ?",  # nosec B608: fixed SQL fragments; every value is a bound parameter
                                                  (*params, newest)).fetchone():
                 meta["previous_token"] = _token("p", newest)
             included = objects.includes(sb, conn, rows, expansions, user_fields=user_fields,
@@ -156,13 +156,13 @@ def _page(conn: sqlite3.Connection, window: str, params: list, page: tuple[str, 
         return []
     if page is not None and page[0] == "p":
         rows = conn.execute(
-            f"SELECT * FROM tweets WHERE {window} AND id > ? ORDER BY id ASC LIMIT ?",
+            f"SELECT * FROM tweets WHERE {window} AND id > ? ORDER BY id ASC LIMIT ?",  # nosec B608: fixed SQL fragments; every value is a bound parameter
             (*params, page[1], max_results),
         ).fetchall()
         return rows[::-1]
     below = page[1] if page is not None else None
     clause = " AND id < ?" if below is not None else ""
     return conn.execute(
-        f"SELECT * FROM tweets WHERE {window}{clause} AND id >= ? ORDER BY id DESC LIMIT ?",
+        f"SELECT * FROM tweets WHERE {window}{clause} AND id >= ? ORDER BY id DESC LIMIT ?",  # nosec B608: fixed SQL fragments; every value is a bound parameter
         (*params, *([below] if below is not None else []), depth, max_results),
     ).fetchall()
