@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO
 
@@ -243,9 +243,10 @@ class OAuth1Handler(tweepy.OAuth1UserHandler):
 
 @dataclass(frozen=True)
 class OAuth1Start:
-    authorize_url: str  # for the person's browser
-    request_token: str
-    request_token_secret: str
+    # Token fields stay out of repr(), so no traceback or log line shows them.
+    authorize_url: str = field(repr=False)  # for the person's browser; carries the request token
+    request_token: str = field(repr=False)
+    request_token_secret: str = field(repr=False)
 
 
 def oauth1_start(*, callback: str, signin: bool = False) -> OAuth1Start:
@@ -264,8 +265,8 @@ def oauth1_start(*, callback: str, signin: bool = False) -> OAuth1Start:
 
 @dataclass(frozen=True)
 class OAuth1Tokens:
-    token: str
-    secret: str
+    token: str = field(repr=False)
+    secret: str = field(repr=False)
 
 
 def oauth1_finish(*, request_token: str, request_token_secret: str, verifier: str) -> OAuth1Tokens:
@@ -341,9 +342,9 @@ class OAuth2Handler(tweepy.OAuth2UserHandler):
 
 @dataclass(frozen=True)
 class OAuth2Start:
-    authorize_url: str
-    state: str
-    code_verifier: str
+    authorize_url: str = field(repr=False)
+    state: str = field(repr=False)
+    code_verifier: str = field(repr=False)
 
 
 def oauth2_start(*, redirect_uri: str) -> OAuth2Start:
@@ -353,8 +354,8 @@ def oauth2_start(*, redirect_uri: str) -> OAuth2Start:
 
 @dataclass(frozen=True)
 class OAuth2Tokens:
-    access_token: str
-    refresh_token: str
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     expires_at: datetime
     scopes: str
 
