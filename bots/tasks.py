@@ -3,9 +3,11 @@ database (``next_attempt_at``), never in Celery."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 
-from . import publisher, scheduler
+from . import publisher, recurring, scheduler
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +28,10 @@ def sweep_stale_posts() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def reconcile_unknown_posts() -> dict[str, int]:
     return publisher.reconcile_unknown_posts()
+
+
+@shared_task(ignore_result=True)
+def run_bot(bot_id: int, slot: str | None = None) -> str:
+    """Beat's fire for one bot. ``slot`` (ISO 8601) names the scheduled time
+    when the sender knows it; otherwise the service works it out."""
+    return recurring.run_bot(bot_id=bot_id, slot=datetime.fromisoformat(slot) if slot else None).outcome
