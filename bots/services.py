@@ -108,3 +108,14 @@ def post_duplicate(*, post: Post, by=None) -> Post:
                 alt_text=media.alt_text, position=media.position,
             )
     return copies[post.thread_root.pk]
+
+
+@transaction.atomic
+def post_make_draft(*, post: Post) -> int:
+    """Take a thread out of the queue, back to draft, until it is scheduled
+    again. Posts that are claimed, being sent, being checked on X or published
+    keep their status: the state machine owns them."""
+    ids = [p.pk for p in _thread(post)]
+    return Post.objects.filter(
+        pk__in=ids, status__in=(Post.Status.DRAFT, Post.Status.SCHEDULED, Post.Status.FAILED, Post.Status.CANCELLED)
+    ).update(status=Post.Status.DRAFT, next_attempt_at=None, attempts=0, last_error="")

@@ -1,0 +1,609 @@
+"""The scheduling admin: write a post or a thread, attach media, schedule it in
+your own time zone, and see what became of it in words.
+
+Status changes go through ``bots.services``, as for the commands; the admin
+writes only what a person typed. Staff who are not superusers see and act on
+posts of the X accounts they own, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db import transaction
+from django.db.models import Case, F, ForeignKey, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.forms import ModelChoiceField
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from accounts.models import XAccount
+
+from . import services, validation
+from .forms import PostForm, PostMediaForm, PostMediaFormSet, ThreadPartForm, ThreadPartFormSet
+from .models import Post, PostMedia
+from .preview import preview_json
+from .services import PostActionError
+
+Status = Post.Status
+
+# A thread can be edited while nothing of it is in X's hands.
+EDITABLE = (Status.DRAFT, Status.SCHEDULED, Status.FAILED, Status.CANCELLED)
+# Posts a worker may be sending right now: deleting them would lose the record of a post on X.
+IN_FLIGHT = (Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
+HELD = "held"
+
+# Text colour and background per status (and for posts held by their account).
+BADGE_COLOURS = {
+    Status.DRAFT: ("#555", "#ececec"),
+    Status.SCHEDULED: ("#0b5394", "#e1ecf7"),
+    Status.CLAIMED: ("#5b2a86", "#eee4f6"),
+    Status.SENDING: ("#5b2a86", "#eee4f6"),
+    Status.PUBLISHED: ("#1d6b37", "#e3f2e8"),
+    Status.FAILED: ("#a12622", "#fbe3e3"),
+    Status.UNKNOWN: ("#7a4a00", "#fdf0d5"),
+    Status.CANCELLED: ("#666", "#f4f4f4"),
+    HELD: ("#a12622", "#fff1db"),
+}
+
+# Texts longer than this are not counted: X takes 280, and counting costs time.
+MAX_COUNTED_CHARACTERS = 10_000
+
+
+def is_staff(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+def thread_of(root: Post) -> list[Post]:
+    """The root and its parts in order (from the prefetch when there is one)."""
+    return [root, *sorted(root.parts.all(), key=lambda part: part.position)]
+
+
+def thread_editable(root: Post) -> bool:
+    return all(post.status in EDITABLE for post in thread_of(root))
+
+
+def current_post(root: Post) -> Post:
+    """The post a thread is at: its first one not yet published."""
+    return next((post for post in thread_of(root) if post.status != Status.PUBLISHED), root)
+
+
+def local_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+
+
+def excerpt(text: str, length: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= length else flat[: length - 1] + "…"
+
+
+def describe(post: Post) -> str:
+    return f"“{excerpt(post.text, 40) or 'Media post'}” on @{post.account.username}"
+
+
+class ThreadStatusFilter(admin.SimpleListFilter):
+    """Filters threads by where they are: the status of their first post not
+    yet published, as the status column shows it."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Sequence[tuple[str, str]]:
+        return [*Status.choices, (HELD, "Held: account needs reconnecting")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
+        value = self.value()
+        if not value:
+            return queryset
+        first_unpublished_part = (
+            Post.objects.filter(parent_id=OuterRef("pk"))
+            .exclude(status=Status.PUBLISHED)
+            .order_by("position")
+            .values("status")[:1]
+        )
+        queryset = queryset.annotate(
+            thread_status=Case(
+                When(~Q(status=Status.PUBLISHED), then=F("status")),
+                default=Coalesce(Subquery(first_unpublished_part), Value(Status.PUBLISHED)),
+            )
+        )
+        if value == HELD:
+            return queryset.filter(thread_status=Status.SCHEDULED, account__status=XAccount.Status.NEEDS_REAUTH)
+        return queryset.filter(thread_status=value)
+
+
+class ScheduledFilter(admin.SimpleListFilter):
+    """When posts are due, in the person's own time zone."""
+
+    title = "publish time"
+    parameter_name = "when"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Sequence[tuple[str, str]]:
+        return [
+            ("today", "Today"),
+            ("next7", "Next 7 days"),
+            ("past7", "Past 7 days"),
+            ("month", "This month"),
+            ("unset", "No time set"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
+        now = timezone.localtime()
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        month = today.replace(day=1)
+        next_month = (month + timedelta(days=32)).replace(day=1)
+        ranges = {
+            "today": (today, today + timedelta(days=1)),
+            "next7": (now, now + timedelta(days=7)),
+            "past7": (now - timedelta(days=7), now),
+            "month": (month, next_month),
+        }
+        value = self.value()
+        if value == "unset":
+            return queryset.filter(scheduled_at__isnull=True)
+        if value in ranges:
+            start, end = ranges[value]
+            return queryset.filter(scheduled_at__gte=start, scheduled_at__lt=end)
+        return queryset
+
+
+class StaffInline:
+    """Inlines follow their post: the post's admin decides who may see and
+    edit it, and Django turns the inlines read-only when the post is."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request)
+
+
+class PostMediaInline(StaffInline, admin.TabularInline):
+    model = PostMedia
+    form = PostMediaForm
+    formset = PostMediaFormSet
+    extra = 1
+    fields = ("file", "alt_text", "position", "media_type", "media_size")
+    readonly_fields = ("media_type", "media_size")
+    verbose_name = "image, GIF or video"
+    verbose_name_plural = "media: 1 to 4 images, or one GIF or video, each with alt text"
+
+    @admin.display(description="type")
+    def media_type(self, obj: PostMedia) -> str:
+        return obj.content_type
+
+    @admin.display(description="size")
+    def media_size(self, obj: PostMedia) -> str:
+        return filesizeformat(obj.size) if obj.pk else ""
+
+
+class ThreadPartInline(StaffInline, admin.StackedInline):
+    model = Post
+    fk_name = "parent"
+    form = ThreadPartForm
+    formset = ThreadPartFormSet
+    extra = 0
+    ordering = ("position",)
+    verbose_name = "thread part"
+    verbose_name_plural = "thread: later parts, each published as a reply to the one before"
+
+    def get_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
+        if obj is None:
+            return ("order", "text")
+        if not thread_editable(obj):
+            return ("position", "text", "part_status", "part_link", "part_error")
+        return ("order", "text", "part_status")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
+        return ("part_status", "part_link", "part_error")
+
+    @admin.display(description="status")
+    def part_status(self, obj: Post) -> str:
+        return badge(obj.status, obj.get_status_display(), title=obj.last_error) if obj.pk else ""
+
+    @admin.display(description="on X")
+    def part_link(self, obj: Post) -> str:
+        return x_link(obj.x_post_url)
+
+    @admin.display(description="last error")
+    def part_error(self, obj: Post) -> str:
+        return obj.last_error
+
+
+def badge(key: str, label: str, *, title: str = "") -> str:
+    colour, background = BADGE_COLOURS.get(key, BADGE_COLOURS[Status.DRAFT])
+    return format_html(
+        '<span class="post-status post-status-{}" title="{}" style="color:{};background:{};'
+        'border-radius:3px;padding:2px 8px;white-space:nowrap">{}</span>',
+        key, title, colour, background, label,
+    )
+
+
+def x_link(url: str) -> str:
+    if not url:
+        return ""
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">View on X ↗</a>', url
+    )
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    """Posts and threads, one row per thread."""
+
+    form = PostForm
+    inlines = (PostMediaInline, ThreadPartInline)
+    list_display = ("handle", "post_text", "scheduled", "status_badge", "on_x", "error")
+    list_display_links = ("post_text",)
+    list_filter = (ThreadStatusFilter, ("account", admin.RelatedOnlyFieldListFilter), ScheduledFilter)
+    date_hierarchy = "scheduled_at"
+    search_fields = ("text", "parts__text", "account__username")
+    search_help_text = "Search the text of posts and thread parts, or an account as @name."
+    actions = ("publish_now", "cancel", "retry", "duplicate")
+    readonly_fields = ("status_badge", "attempts", "on_x", "published_at", "error_full")
+
+    class Media:
+        css = {"all": ("bots/post_admin.css",)}
+        js = ("bots/post_counter.js",)
+
+    # Who sees what.
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Post]:
+        # A thread is one row; its parts are shown and edited under it.
+        queryset = (
+            super().get_queryset(request)
+            .filter(parent__isnull=True)
+            .select_related("account")
+            .prefetch_related(Prefetch("parts", queryset=Post.objects.order_by("position")), "media")
+        )
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(account__owner=request.user)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Post | None:
+        if request.method == "POST" and from_field is None and transaction.get_connection().in_atomic_block:
+            try:
+                pk = int(object_id)
+            except ValueError:
+                pk = None
+            if pk is not None:
+                # Hold the row while the form is checked and saved: the
+                # dispatcher's claim waits for us, and a post it claimed
+                # first is seen as claimed and not overwritten.
+                list(Post.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+        return super().get_object(request, object_id, from_field)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request) and (obj is None or self._owns(request, obj))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return is_staff(request) and (obj is None or (self._owns(request, obj) and thread_editable(obj)))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        if not is_staff(request):
+            return False
+        if obj is None:
+            return True
+        return self._owns(request, obj) and not any(post.status in IN_FLIGHT for post in thread_of(obj.thread_root))
+
+    def _owns(self, request: HttpRequest, obj: Post) -> bool:
+        return request.user.is_superuser or obj.account.owner_id == request.user.pk
+
+    def postable_accounts(self, request: HttpRequest) -> QuerySet[XAccount]:
+        accounts = XAccount.objects.filter(
+            status__in=[XAccount.Status.ACTIVE, XAccount.Status.NEEDS_REAUTH]
+        ).order_by("username")
+        return accounts if request.user.is_superuser else accounts.filter(owner=request.user)
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        if db_field.name == "account":
+            kwargs["queryset"] = self.postable_accounts(request)
+            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            field.label_from_instance = lambda account: (
+                f"@{account.username}" if account.is_active else f"@{account.username} (needs reconnecting)"
+            )
+            field.help_text = "Posts to an account that needs reconnecting wait until it is reconnected."
+            return field
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Post], search_term: str
+    ) -> tuple[QuerySet[Post], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        handle = search_term.strip()
+        if handle.startswith("@") and len(handle) > 1 and " " not in handle:
+            results = results | queryset.filter(account__username__iexact=handle[1:])
+        return results, may_have_duplicates
+
+    # The form.
+
+    def get_fieldsets(self, request: HttpRequest, obj: Post | None = None) -> list[tuple[str | None, dict]]:
+        has_poll = bool(obj and obj.poll_options)
+        content = (None, {"fields": ("account", "text", "reply_settings")})
+        poll = (
+            "Poll",
+            {"fields": ("poll_options", "poll_duration_minutes"), "classes": () if has_poll else ("collapse",)},
+        )
+        status = ("Status", {"fields": ("status_badge", "attempts", "on_x", "published_at", "error_full")})
+        if obj is not None and not thread_editable(obj):
+            return [status, content, poll, ("When", {"fields": ("scheduled_at",)})]
+        when = ("When", {"fields": ("scheduled_at", "publish")})
+        return [status, content, poll, when] if obj is not None else [content, poll, when]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        accounts = list(self.postable_accounts(request)[:2])
+        if len(accounts) == 1:
+            initial.setdefault("account", accounts[0].pk)
+        return initial
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if request.method == "GET" and not self.postable_accounts(request).exists():
+            self.message_user(
+                request,
+                format_html(
+                    'You have no X account to post to yet: <a href="{}">link one</a> first.',
+                    reverse("accounts:link_oauth2"),
+                ),
+                messages.WARNING,
+            )
+        return super().add_view(request, form_url, extra_context)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict | None = None) -> HttpResponse:
+        if request.method == "POST" and object_id is not None:
+            post = self.get_object(request, unquote(object_id))
+            if post is not None and self.has_view_permission(request, post) and not thread_editable(post):
+                # It moved on while the person was editing: say so rather than refuse.
+                now = current_post(post)
+                self.message_user(
+                    request,
+                    f"{describe(post)} is {now.get_status_display().lower()} now, so it can no longer be "
+                    "changed; your changes were not saved.",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.path)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    # Saving.
+
+    EDITED_FIELDS = ("account", "text", "poll_options", "poll_duration_minutes", "reply_settings", "scheduled_at")
+
+    def save_model(self, request: HttpRequest, obj: Post, form: PostForm, change: bool) -> None:
+        if change:
+            # Only what the form edits: the status and the claim belong to the
+            # services, the dispatcher and the publisher.
+            obj.save(update_fields=[*self.EDITED_FIELDS, "updated_at"])
+        else:
+            obj.created_by = request.user
+            obj.save()
+
+    def save_formset(self, request: HttpRequest, form: PostForm, formset: BaseInlineFormSet, change: bool) -> None:
+        if isinstance(formset, ThreadPartFormSet):
+            self._save_parts(request, form.instance, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def _save_parts(self, request: HttpRequest, root: Post, formset: ThreadPartFormSet) -> None:
+        kept = formset.kept_forms()
+        formset.save(commit=False)
+        for part in formset.deleted_objects:
+            part.delete()
+        # Positions are unique within a thread: move the parts out of the way
+        # before numbering them 1, 2, 3… in their new order.
+        highest = root.parts.aggregate(highest=Max("position"))["highest"] or 0
+        root.parts.update(position=F("position") + max(highest, len(kept)) + 1)
+        for position, part_form in enumerate(kept, start=1):
+            part = part_form.instance
+            part.parent = root
+            part.position = position
+            part.account_id = root.account_id
+            part.scheduled_at = root.scheduled_at
+            if part.pk is None:
+                part.created_by = request.user
+                part.save()
+            else:
+                part.save(update_fields=["text", "position", "account", "scheduled_at", "updated_at"])
+
+    def save_related(
+        self, request: HttpRequest, form: PostForm, formsets: list[BaseInlineFormSet], change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        root = form.instance
+        if change and "account" in form.changed_data:
+            # Uploads to X belong to the account they were made for.
+            PostMedia.objects.filter(post__in=[root, *root.parts.all()]).update(x_media_id="", x_media_expires_at=None)
+        for warning in form.warnings:
+            self.message_user(request, warning, messages.WARNING)
+        if not form.scheduling:
+            services.post_make_draft(post=root)
+            self.message_user(request, "Saved as a draft: it is not published until you schedule it.", messages.INFO)
+            return
+        services.post_schedule(post=root)
+        size = 1 + root.parts.count()
+        thread = f" (a thread of {size} posts)" if size > 1 else ""
+        when = f"for {local_time(root.scheduled_at)}" if form.cleaned_data.get("scheduled_at") else (
+            "to be published as soon as possible"
+        )
+        self.message_user(request, f"Scheduled {when}{thread}.", messages.SUCCESS)
+        if root.account.status == XAccount.Status.NEEDS_REAUTH:
+            self.message_user(
+                request,
+                f"@{root.account.username} needs reconnecting: this post is held until you reconnect the account.",
+                messages.WARNING,
+            )
+
+    # The count endpoint behind the live counter.
+
+    def get_urls(self) -> list[URLPattern]:
+        count = self.admin_site.admin_view(require_POST(self.count_view))
+        return [path("count/", count, name="bots_post_count"), *super().get_urls()]
+
+    def count_view(self, request: HttpRequest) -> JsonResponse:
+        """X's weighted count of a text and its preview, for the counter beside
+        each text box: the same count validate_post applies on save."""
+        text = request.POST.get("text", "")
+        if len(text) > MAX_COUNTED_CHARACTERS:
+            return JsonResponse(
+                {"error": f"Over {MAX_COUNTED_CHARACTERS:,} characters: far beyond X's "
+                          f"{validation.MAX_WEIGHTED_LENGTH}."},
+                status=400,
+            )
+        count = validation.text_count(text)
+        return JsonResponse(
+            {
+                "weighted_length": count.weighted_length,
+                "max_length": count.max_length,
+                "remaining": count.remaining,
+                "valid": count.valid,
+                "preview": preview_json(text),
+            }
+        )
+
+    # Columns.
+
+    @admin.display(description="account", ordering="account__username")
+    def handle(self, obj: Post) -> str:
+        return f"@{obj.account.username}"
+
+    @admin.display(description="post")
+    def post_text(self, obj: Post) -> str:
+        notes = []
+        parts = len(obj.parts.all())
+        if parts:
+            notes.append(f"thread of {parts + 1}")
+        media = len(obj.media.all())
+        if media:
+            notes.append(f"{media} media")
+        if obj.poll_options:
+            notes.append("poll")
+        return format_html(
+            '{}{}', excerpt(obj.text) or "(no text)",
+            format_html(' <span class="post-notes">· {}</span>', ", ".join(notes)) if notes else "",
+        )
+
+    @admin.display(description="publish at", ordering="scheduled_at")
+    def scheduled(self, obj: Post) -> str:
+        return local_time(obj.scheduled_at) or "not set"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Post) -> str:
+        thread = thread_of(obj)
+        now = current_post(obj)
+        label = now.get_status_display()
+        key = now.status
+        title = now.last_error
+        if now.status == Status.SCHEDULED and obj.account.status == XAccount.Status.NEEDS_REAUTH:
+            key, label = HELD, f"Held: reconnect @{obj.account.username}"
+            title = obj.account.status_reason
+        elif now.status == Status.SCHEDULED and now.attempts and now.next_attempt_at:
+            title = f"Trying again at {local_time(now.next_attempt_at)}. {now.last_error}".strip()
+        if len(thread) > 1:
+            label = f"{label} · {len(thread)} posts" if now.status == Status.PUBLISHED else (
+                f"{label} · part {thread.index(now) + 1} of {len(thread)}"
+            )
+        return badge(key, label, title=title)
+
+    @admin.display(description="on X")
+    def on_x(self, obj: Post) -> str:
+        return x_link(obj.x_post_url)
+
+    @admin.display(description="last error")
+    def error(self, obj: Post) -> str:
+        message = current_post(obj).last_error
+        if not message:
+            return ""
+        return format_html('<span class="post-error" title="{}">{}</span>', message, excerpt(message, 60))
+
+    @admin.display(description="last error")
+    def error_full(self, obj: Post) -> str:
+        return current_post(obj).last_error or self.get_empty_value_display()
+
+    # Actions: each reports on every post it was asked about, in words.
+
+    @admin.action(description="Publish now")
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        for root in queryset:
+            try:
+                services.post_publish_now(post=root)
+            except PostActionError as error:
+                self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
+            else:
+                self._report_queued(request, root, "will be published within seconds")
+
+    @admin.action(description="Cancel (what is not sent yet)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        for root in queryset:
+            target = next((post for post in thread_of(root) if post.status in Post.CANCELLABLE), root)
+            try:
+                count = services.post_cancel(post=target)
+            except PostActionError as error:
+                self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
+                continue
+            if target.pk == root.pk:
+                what = f"Cancelled {describe(root)}" + (f" ({count} posts)" if count > 1 else "")
+            else:
+                what = f"Cancelled the rest of the thread {describe(root)}, from part {target.position + 1}"
+            self.message_user(request, f"{what}.", messages.SUCCESS)
+
+    @admin.action(description="Retry (failed or cancelled)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        for root in queryset:
+            statuses = (Status.FAILED, Status.CANCELLED)
+            target = next((post for post in thread_of(root) if post.status in statuses), root)
+            try:
+                services.post_retry(post=target)
+            except PostActionError as error:
+                self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
+            else:
+                where = "" if target.pk == root.pk else f" from part {target.position + 1}"
+                self._report_queued(request, root, f"will be tried again{where} now")
+
+    @admin.action(description="Duplicate as a draft")
+    def duplicate(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        for root in queryset:
+            copy = services.post_duplicate(post=root, by=request.user)
+            self.message_user(
+                request,
+                format_html(
+                    'Duplicated {} as a draft: <a href="{}">edit the copy</a>.',
+                    describe(root), reverse("admin:bots_post_change", args=[copy.pk]),
+                ),
+                messages.SUCCESS,
+            )
+
+    def _report_queued(self, request: HttpRequest, root: Post, what: str) -> None:
+        if root.account.status == XAccount.Status.NEEDS_REAUTH:
+            self.message_user(
+                request,
+                f"{describe(root)} is held until @{root.account.username} is reconnected.",
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, f"{describe(root)} {what}.", messages.SUCCESS)

@@ -1,0 +1,299 @@
+"""The admin's forms for posts: the post itself, its thread parts and its media.
+
+Every rule X enforces is checked by ``bots.validation.validate_post``, the
+service the commands and importers use too; these forms only collect what a
+person typed, ask it, and put each problem on the field it concerns.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse_lazy
+from django.utils import timezone
+
+from . import validation
+from .models import Post, PostMedia
+from .preview import preview_segments
+from .validation import MAX_POLL_MINUTES, MAX_POLL_OPTIONS, MIN_POLL_MINUTES, MediaSpec
+
+DRAFT, SCHEDULE = "draft", "schedule"
+
+# Problems validate_post reports about the media as a set or one file; they are
+# shown above the media rows, where the person fixes them.
+MEDIA_FIELDS = ("media", "alt_text")
+
+
+class PostTextarea(forms.Textarea):
+    """The text box with X's weighted count and a preview beside it.
+
+    The count and preview are rendered here for the text as it is, and kept up
+    to date as the person types by ``bots/post_counter.js``, which asks the
+    admin's count endpoint: the server's count is the only one.
+    """
+
+    template_name = "bots/widgets/post_text.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"rows": 5, "cols": 60, "class": "vLargeTextField post-text-input", **(attrs or {})})
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        text = value or ""
+        context["widget"].update(
+            count=validation.text_count(text),
+            preview=preview_segments(text),
+            count_url=reverse_lazy("admin:bots_post_count"),
+        )
+        return context
+
+
+class PollOptionsWidget(forms.MultiWidget):
+    template_name = "bots/widgets/poll_options.html"
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                forms.TextInput(
+                    attrs={"placeholder": f"Choice {n}" + (" (optional)" if n > 2 else ""), "class": "poll-option"}
+                )
+                for n in range(1, MAX_POLL_OPTIONS + 1)
+            ]
+        )
+
+    def decompress(self, value: list[str] | None) -> list[str]:
+        options = list(value or [])
+        return (options + [""] * MAX_POLL_OPTIONS)[:MAX_POLL_OPTIONS]
+
+
+class PollOptionsField(forms.MultiValueField):
+    """Up to four choice boxes, stored as the list of those filled in.
+
+    Lengths and counts are not limited here: validate_post says what is wrong
+    in X's terms (characters after normalisation, 2 to 4 options).
+    """
+
+    widget = PollOptionsWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        fields = [forms.CharField(required=False, strip=False) for _ in range(MAX_POLL_OPTIONS)]
+        super().__init__(fields=fields, require_all_fields=False, required=False, **kwargs)
+
+    def compress(self, data_list: list[str]) -> list[str]:
+        return [option.strip() for option in data_list if option and option.strip()]
+
+
+def sniff_media_type(head: bytes) -> str | None:
+    """The media type a file's first bytes show, for the types X takes: the
+    browser's claim goes by the file name, which may lie."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    return None
+
+
+def upload_media_type(upload: UploadedFile) -> str:
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    declared = (upload.content_type or "").split(";")[0].strip().lower()
+    if declared in ("", "application/octet-stream"):
+        declared = mimetypes.guess_type(upload.name or "")[0] or ""
+    return sniff_media_type(head) or declared
+
+
+class PostMediaForm(forms.ModelForm):
+    """One attached file. Its media type and size come from the upload."""
+
+    class Meta:
+        model = PostMedia
+        fields = ("file", "alt_text", "position")
+        widgets = {"alt_text": forms.Textarea(attrs={"rows": 2, "cols": 40})}
+
+    def uploaded(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("file")
+        return upload if isinstance(upload, UploadedFile) else None
+
+    def media_spec(self) -> MediaSpec | None:
+        """The file as validate_post sees it, or None when there is none."""
+        upload = self.uploaded()
+        if upload is not None:
+            return MediaSpec(
+                name=upload.name or "the file", content_type=upload_media_type(upload), size=upload.size or 0,
+                alt_text=self.cleaned_data.get("alt_text") or "",
+            )
+        if self.instance.pk and self.instance.file:
+            return MediaSpec(
+                name=str(self.instance), content_type=self.instance.content_type, size=self.instance.size,
+                alt_text=self.cleaned_data.get("alt_text") or "",
+            )
+        return None
+
+    def save(self, commit: bool = True) -> PostMedia:
+        media = super().save(commit=False)
+        upload = self.uploaded()
+        if upload is not None:
+            media.content_type = upload_media_type(upload)
+            media.size = upload.size or 0
+        if {"file", "alt_text"} & set(self.changed_data):
+            # An upload to X carries the old file and alt text: upload again.
+            media.x_media_id = ""
+            media.x_media_expires_at = None
+        if commit:
+            media.save()
+        return media
+
+
+class PostMediaFormSet(BaseInlineFormSet):
+    """The post's media rows. Problems with the media as a whole (too many
+    images, an image beside a video, a type X does not take) are found by
+    PostForm.clean, which checks the whole post, and shown here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.post_problems: list[str] = []
+        # The admin builds its inline formsets on the post form's own instance
+        # before it validates the form, so the form finds its media here.
+        self.instance._media_formset = self
+
+    def kept_forms(self) -> list[PostMediaForm]:
+        kept = []
+        for form in self.forms:
+            if not form.is_valid():
+                continue
+            if self.can_delete and form.cleaned_data.get("DELETE"):
+                continue
+            if form.instance.pk is None and not form.has_changed():
+                continue
+            kept.append(form)
+        return kept
+
+    def media_specs(self) -> list[MediaSpec]:
+        specs = [form.media_spec() for form in self.kept_forms()]
+        return [spec for spec in specs if spec is not None]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.post_problems:
+            raise forms.ValidationError(self.post_problems)
+
+
+class PostForm(forms.ModelForm):
+    """A post, or a thread's first post: what it says, where and when."""
+
+    publish = forms.ChoiceField(
+        label="On save",
+        choices=[(SCHEDULE, "Schedule"), (DRAFT, "Save as draft")],
+        widget=forms.RadioSelect,
+        initial=SCHEDULE,
+        help_text="A scheduled post is published at the time above, or as soon as possible when the time is "
+        "empty or past. A draft waits until you schedule it.",
+    )
+    poll_options = PollOptionsField(
+        label="Poll choices",
+        help_text=f"Optional: 2 to {MAX_POLL_OPTIONS} choices of up to 25 characters. "
+        "A post has a poll or media, not both.",
+    )
+
+    class Meta:
+        model = Post
+        fields = ("account", "text", "poll_options", "poll_duration_minutes", "reply_settings", "scheduled_at")
+        widgets = {"text": PostTextarea}
+        labels = {"poll_duration_minutes": "Poll length (minutes)", "reply_settings": "Who can reply"}
+        help_texts = {
+            "poll_duration_minutes": f"From {MIN_POLL_MINUTES} minutes to 7 days ({MAX_POLL_MINUTES} minutes); "
+            "e.g. 1440 for a day.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.warnings: list[str] = []
+        if "scheduled_at" in self.fields:
+            zone = timezone.get_current_timezone_name()
+            self.fields["scheduled_at"].label = "Publish at"
+            self.fields["scheduled_at"].help_text = (
+                f"In your time zone, <strong>{zone}</strong>. Empty: as soon as it is scheduled."
+            )
+        if "publish" in self.fields and self.instance.pk:
+            scheduled = self.instance.status in (Post.Status.SCHEDULED, Post.Status.FAILED)
+            self.fields["publish"].initial = SCHEDULE if scheduled else DRAFT
+
+    @property
+    def scheduling(self) -> bool:
+        return self.cleaned_data.get("publish") == SCHEDULE
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        checked = ("text", "poll_options", "poll_duration_minutes", "reply_settings", "scheduled_at")
+        if any(name in self.errors for name in checked):
+            # Django already said what is wrong with these fields.
+            return cleaned
+        media_formset: PostMediaFormSet | None = getattr(self.instance, "_media_formset", None)
+        problems = validation.validate_post(
+            text=cleaned.get("text") or "",
+            media=media_formset.media_specs() if media_formset else (),
+            poll_options=cleaned.get("poll_options") or None,
+            poll_duration_minutes=cleaned.get("poll_duration_minutes"),
+            reply_settings=cleaned.get("reply_settings") or "",
+            # A draft's time is checked when it is scheduled.
+            scheduled_at=cleaned.get("scheduled_at") if self.scheduling else None,
+        )
+        for name, messages in problems.errors.items():
+            if name in MEDIA_FIELDS and media_formset is not None:
+                media_formset.post_problems.extend(messages)
+            else:
+                self.add_error(name if name in self.fields else None, messages)
+        self.warnings = problems.warnings
+        return cleaned
+
+
+class ThreadPartForm(forms.ModelForm):
+    """A later part of a thread: its text, and its place in the thread."""
+
+    order = forms.IntegerField(
+        label="Order", min_value=1, required=False,
+        widget=forms.NumberInput(attrs={"class": "vIntegerField", "style": "width:4em"}),
+        help_text="Parts are published in this order; change the numbers to reorder.",
+    )
+
+    class Meta:
+        model = Post
+        fields = ("text",)
+        widgets = {"text": PostTextarea}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["order"].initial = self.instance.position
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "text" not in self.errors:
+            problems = validation.validate_post(text=cleaned.get("text") or "", is_thread_part=True)
+            for name, messages in problems.errors.items():
+                self.add_error(name if name in self.fields else None, messages)
+        return cleaned
+
+
+class ThreadPartFormSet(BaseInlineFormSet):
+    def kept_forms(self) -> list[ThreadPartForm]:
+        """The parts there will be after saving, in their new order: by the
+        numbers given, then by their place on the page."""
+        deleted = set(self.deleted_forms) if self.can_delete else set()
+        kept = [
+            (index, form) for index, form in enumerate(self.forms)
+            if form not in deleted and (form.instance.pk is not None or form.has_changed())
+        ]
+        kept.sort(key=lambda pair: (pair[1].cleaned_data.get("order") or len(self.forms) + pair[0] + 1, pair[0]))
+        return [form for _, form in kept]
