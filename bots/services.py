@@ -61,7 +61,8 @@ def post_cancel(*, post: Post) -> int:
 @transaction.atomic
 def post_retry(*, post: Post) -> Post:
     """Send a failed or cancelled post again, now; later failed parts of its
-    thread follow it."""
+    thread follow it. ``maybe_sent`` stays: if an earlier attempt reached X,
+    X's "duplicate" answer is then reconciled instead of reported."""
     if post.status not in (Post.Status.FAILED, Post.Status.CANCELLED):
         raise PostActionError(
             f"Post {post.pk} is {post.get_status_display().lower()}: only failed or cancelled posts can be retried."
@@ -70,12 +71,11 @@ def post_retry(*, post: Post) -> Post:
     ready = not post.parent_id or _previous_published(post)
     Post.objects.filter(pk=post.pk).update(
         status=Post.Status.SCHEDULED, attempts=0, last_error="", next_attempt_at=now if ready else None,
-        maybe_sent=False,
     )
     Post.objects.filter(
         parent_id=post.parent_id or post.pk, position__gt=post.position,
         status__in=(Post.Status.FAILED, Post.Status.CANCELLED),
-    ).update(status=Post.Status.SCHEDULED, attempts=0, last_error="", next_attempt_at=None, maybe_sent=False)
+    ).update(status=Post.Status.SCHEDULED, attempts=0, last_error="", next_attempt_at=None)
     post.refresh_from_db()
     return post
 
