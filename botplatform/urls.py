@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -13,3 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
 ]
+
+# Uploaded media in development (static() adds nothing when DEBUG is off;
+# production serves MEDIA_ROOT, or S3 and the like, from its own web server).
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
