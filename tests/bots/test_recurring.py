@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth import get_user_model
 from django_celery_beat.models import PeriodicTask
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from accounts.models import XAccount
 from botplatform.schedules import install_schedules
@@ -150,6 +151,58 @@ def test_cron_times_follow_the_bots_zone_across_daylight_saving():
     autumn = Cron.parse("30 1 * * *").following(after=datetime(2026, 11, 1, 4, 0, tzinfo=UTC), zone=new_york)
     assert autumn == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
     assert cron.previous(at=spring + timedelta(minutes=1), zone=new_york) == spring
+
+
+class FrozenCrontab(TzAwareCrontab):
+    """django-celery-beat's crontab, asked at a chosen moment instead of now."""
+
+    at: datetime
+
+    def nowfunc(self) -> datetime:
+        return self.at.astimezone(self.tz)
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "last_run", "expected"),
+    [
+        # Beat's own DST behaviour, which the slots must agree with: the
+        # spring-gap 02:30 fires at 03:30 EDT, the autumn 01:30 once, at the first.
+        ("30 2 * * *", "America/New_York", datetime(2027, 3, 13, 7, 30, tzinfo=UTC),
+         datetime(2027, 3, 14, 7, 30, tzinfo=UTC)),
+        ("30 1 * * *", "America/New_York", datetime(2026, 10, 31, 5, 30, tzinfo=UTC),
+         datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),
+        ("0 9 * * 1-5", "Europe/Paris", datetime(2026, 11, 27, 8, 0, tzinfo=UTC),
+         datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_beat_fires_a_cron_bot_at_the_slot_the_run_names(expression, zone, last_run, expected):
+    minute, hour, day_of_month, month, day_of_week = expression.split()
+    beat_schedule = FrozenCrontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month,
+                                  day_of_week=day_of_week, tz=ZoneInfo(zone))
+    fires = []
+    moment = last_run + timedelta(minutes=1)
+    while moment < expected + timedelta(hours=2):
+        beat_schedule.at = moment
+        if beat_schedule.is_due(last_run).is_due:
+            fires.append(moment)
+            last_run = moment
+        moment += timedelta(minutes=1)
+
+    assert fires == [expected]
+    assert Cron.parse(expression).previous(at=fires[0] + recurring.CLOCK_SKEW, zone=ZoneInfo(zone)) == expected
+
+
+def test_the_next_run_of_an_interval_bot_counts_from_beats_last_send(account):
+    bot = queue_bot(account, "Tick", schedule_kind=Bot.ScheduleKind.INTERVAL, interval_every=15)
+    task = task_of(bot)
+    task.last_run_at = WEDNESDAY
+    task.save()
+    bot.refresh_from_db()
+
+    assert recurring.next_run(bot, now=WEDNESDAY) == WEDNESDAY + timedelta(minutes=15)
+    assert recurring.next_run(bot, now=WEDNESDAY + timedelta(hours=1)) == WEDNESDAY + timedelta(hours=1)
+    recurring.bot_disable(bot=bot)
+    assert recurring.next_run(bot) is None
 
 
 # What a run does.
