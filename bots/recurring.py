@@ -251,7 +251,7 @@ def bot_save(*, bot: Bot) -> Bot:
 @transaction.atomic
 def _save(bot: Bot, errors: dict[str, list[str]]) -> Bot:
     for field, messages in bot_check(bot).items():
-        errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
+        errors.setdefault(field, []).extend(messages)
     if errors:
         raise BotError(errors)
     if bot.enabled:
@@ -443,7 +443,7 @@ def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,
     with transaction.atomic():
         # The bot's row lock makes runs of one bot take turns, so a second
         # fire sees the first one's run (and its counter, and its items).
-        bot = Bot.objects.select_for_update().select_related("account").filter(pk=bot_id).first()
+        bot = Bot.objects.select_for_update(of=("self",)).select_related("account").filter(pk=bot_id).first()
         if bot is None:
             return RunResult("gone", f"Bot {bot_id} no longer exists.")
         if not bot.enabled and not manual:

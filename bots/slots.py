@@ -121,7 +121,7 @@ def queue_add(*, post: Post, now: datetime | None = None) -> datetime:
     _lock_queue(post.account)
     # Locked, a scheduled post cannot be claimed under us (the dispatcher skips
     # locked rows, or waits for SQLite's write lock).
-    root = Post.objects.select_for_update().select_related("account__owner").get(pk=post.thread_root.pk)
+    root = Post.objects.select_for_update(of=("self",)).select_related("account__owner").get(pk=post.thread_root.pk)
     if root.status not in QUEUEABLE:
         raise QueueError(f"Post {root.pk} is {root.get_status_display().lower()}: only a draft or a scheduled "
                          "post can be added to the queue.")
