@@ -17,7 +17,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts import gateway
@@ -37,7 +37,14 @@ CLOCK_SKEW = timedelta(seconds=30)
 
 def publish_post(*, post_id: int) -> str:
     """Publish a claimed post; returns what happened, in a word, for the log."""
-    post = Post.objects.select_related("account").filter(pk=post_id).first()
+    # Whether the post has media comes with the post: most have none, and two
+    # media queries per post were a fifth of a burst's database round trips.
+    post = (
+        Post.objects.select_related("account")
+        .annotate(has_media=Exists(PostMedia.objects.filter(post=OuterRef("pk"))))
+        .filter(pk=post_id)
+        .first()
+    )
     if post is None or post.status != Post.Status.CLAIMED:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
@@ -49,7 +56,7 @@ def publish_post(*, post_id: int) -> str:
         )
         return "held"
     try:
-        wait = _prepare_media(post)
+        wait = _prepare_media(post) if post.has_media else None
     except XError as error:
         return _after_error(post, error, may_have_sent=post.maybe_sent)
     if wait is not None:
@@ -72,7 +79,7 @@ def publish_post(*, post_id: int) -> str:
     )
     if moved != 1:
         return "skipped"
-    media = list(post.media.all())
+    media = list(post.media.all()) if post.has_media else []
     try:
         created = gateway.create_post(
             post.account,
