@@ -29,14 +29,26 @@ ACCOUNT_WINDOW = timedelta(minutes=15)
 APP_WINDOW = timedelta(hours=24)
 
 
-def claim_due_posts(*, enqueue: Callable[[int], object], now: datetime | None = None) -> list[int]:
-    """Claim the posts that are due and hand each id to ``enqueue`` once the
-    claim is committed (a worker must never see an uncommitted claim)."""
+# The dispatcher ticks once a second. A post due before the next tick is
+# claimed at this one and sent with its due time as the task's ETA, so it goes
+# out at its time rather than at the first tick after it (up to a second
+# late). Two seconds leave room for a tick that starts late; an ETA that short
+# never outlives the broker's visibility timeout.
+DISPATCH_LOOKAHEAD = timedelta(seconds=2)
+
+
+def claim_due_posts(
+    *, enqueue: Callable[..., object], now: datetime | None = None, lookahead: timedelta = timedelta(0)
+) -> list[int]:
+    """Claim the posts due by ``now + lookahead`` and hand each to ``enqueue``
+    once the claim is committed (a worker must never see an uncommitted
+    claim): ``enqueue(id)`` for a post due already, ``enqueue(id, eta)`` for
+    one due within the lookahead."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
     with transaction.atomic():
         due = (
-            Post.objects.filter(status=Post.Status.SCHEDULED, next_attempt_at__lte=now)
+            Post.objects.filter(status=Post.Status.SCHEDULED, next_attempt_at__lte=now + lookahead)
             .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
             .exclude(account__rate_limited_until__gt=now)
             .order_by("next_attempt_at", "pk")
@@ -54,17 +66,23 @@ def claim_due_posts(*, enqueue: Callable[[int], object], now: datetime | None = 
             claim_token=token,
             lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
         )
-        claimed = list(Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED).values_list("pk", flat=True))
+        claimed = list(
+            Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED).values_list("pk", "next_attempt_at")
+        )
         if claimed_count != len(allowed):
             log.info("claimed %s of %s due posts; another dispatcher took the rest", claimed_count, len(allowed))
         transaction.on_commit(lambda: _enqueue_all(claimed, enqueue))
-    return claimed
+    return [post_id for post_id, _ in claimed]
 
 
-def _enqueue_all(post_ids: list[int], enqueue: Callable[[int], object]) -> None:
-    for post_id in post_ids:
+def _enqueue_all(claimed: list[tuple[int, datetime]], enqueue: Callable[..., object]) -> None:
+    now = timezone.now()
+    for post_id, due in claimed:
         try:
-            enqueue(post_id)
+            if due > now:
+                enqueue(post_id, due)
+            else:
+                enqueue(post_id)
         except Exception:
             # The claim stands; when its lease runs out the sweeper hands the
             # post back and a later tick enqueues it again.

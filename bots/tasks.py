@@ -12,7 +12,11 @@ from . import publisher, recurring, scheduler
 
 @shared_task(ignore_result=True)
 def dispatch_due_posts() -> int:
-    return len(scheduler.claim_due_posts(enqueue=publish_post.delay))
+    return len(scheduler.claim_due_posts(enqueue=_publish, lookahead=scheduler.DISPATCH_LOOKAHEAD))
+
+
+def _publish(post_id: int, eta: datetime | None = None) -> None:
+    publish_post.apply_async((post_id,), eta=eta)
 
 
 @shared_task(ignore_result=True)
