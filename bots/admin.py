@@ -28,7 +28,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import XAccount
 
-from . import services, validation
+# admin_scheduling registers the bot and posting-queue admins; its action is
+# offered on posts too.
+from . import admin_scheduling, services, validation
 from .forms import PostForm, PostMediaForm, PostMediaFormSet, ThreadPartForm, ThreadPartFormSet
 from .models import Post, PostMedia
 from .preview import preview_json
@@ -257,7 +259,7 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "scheduled_at"
     search_fields = ("text", "parts__text", "account__username")
     search_help_text = "Search the text of posts and thread parts, or an account as @name."
-    actions = ("publish_now", "cancel", "retry", "duplicate")
+    actions = ("publish_now", "cancel", "retry", "duplicate", admin_scheduling.add_to_queue)
     readonly_fields = ("status_badge", "attempts", "on_x", "published_at", "error_full")
 
     class Media:

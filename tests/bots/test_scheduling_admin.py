@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.html import escape
 from django_celery_beat.models import PeriodicTask
 
-import bots.admin_scheduling  # noqa: F401  (registers the admin; bots/admin.py will import it)
 from accounts.models import XAccount
 from bots import recurring, slots
 from bots.models import Bot, BotItem, BotRun, Post, PostingSlot
@@ -360,3 +359,13 @@ def test_times_on_the_queue_page_are_the_owners_even_for_a_superuser_elsewhere(a
     first = timezone.localtime(queued[0].scheduled_at, alice_account.owner.timezone)
     assert f"{first:%a %d %b %Y, %H:%M} {first.tzname()}" in page and "Europe/Paris" in page
     assert "JST" not in page
+
+
+def test_add_to_queue_is_an_action_on_the_post_list(alice_client, alice_account, queued):
+    draft = Post.objects.create(account=alice_account, text="Queued from the list")
+    expected = next(slots.free_slots(account=alice_account))
+
+    alice_client.post("/admin/bots/post/", {"action": "add_to_queue", "_selected_action": [draft.pk]}, follow=True)
+
+    draft.refresh_from_db()
+    assert draft.status == Post.Status.SCHEDULED and draft.scheduled_at == expected

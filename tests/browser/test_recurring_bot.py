@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django_celery_beat.models import PeriodicTask
 from playwright.sync_api import expect
 
-import bots.admin_scheduling  # noqa: F401  (registers the admin; bots/admin.py will import it)
 from bots.models import Bot, BotRun, Post
 from tests.bots.conftest import link_with_minted_tokens, published, sandbox_posts
 
