@@ -51,7 +51,7 @@ def test_schedule_a_thread_and_see_it_in_my_time_zone(new_york_page, live_server
     page.fill("#id_password", "correct horse")
     page.click("input[type=submit]")
     page.goto(f"{live_server.url}/admin/bots/post/")
-    page.click("a.addlink")
+    page.click(".object-tools a.addlink")
 
     page.select_option("#id_account", str(account.pk))
     root = page.locator(".post-text", has=page.locator("#id_text"))
