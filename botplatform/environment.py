@@ -12,6 +12,7 @@ import os
 import secrets
 import zoneinfo
 from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +75,20 @@ def whole_number(name: str, default: int, *, minimum: int = 0) -> int:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def decimal(name: str, default: str, *, minimum: str = "0") -> Decimal:
+    """A plain decimal number such as 0.015: no exponent, no infinity, no NaN."""
+    value = raw(name) or default
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or "e" in value.lower():
+        raise SettingsError(f"{name} must be a decimal number such as 0.015, got {value!r}")
+    if number < Decimal(minimum):
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return number
 
 

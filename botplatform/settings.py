@@ -306,3 +306,8 @@ if SENTRY_DSN:
         )
     except BadDsn:
         raise env.SettingsError("SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT)") from None
+
+# X's pay-per-use prices, for the dashboard's estimated spend and the monthly
+# budgets the dispatcher enforces: a post, and a post containing a URL.
+X_PRICE_PER_POST_USD = env.decimal("X_PRICE_PER_POST_USD", "0.015")
+X_PRICE_PER_POST_WITH_URL_USD = env.decimal("X_PRICE_PER_POST_WITH_URL_USD", "0.20")

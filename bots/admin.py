@@ -28,9 +28,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import XAccount
 
-# admin_scheduling registers the bot and posting-queue admins; its action is
+# admin_scheduling registers the bot and posting-queue admins, admin_planning
+# the calendar, CSV imports, budgets and the dashboard; their actions are
 # offered on posts too.
-from . import admin_scheduling, services, validation
+from . import admin_planning, admin_scheduling, services, validation
 from .forms import PostForm, PostMediaForm, PostMediaFormSet, ThreadPartForm, ThreadPartFormSet
 from .models import Post, PostMedia
 from .preview import preview_json

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_delete
@@ -70,6 +74,9 @@ class Post(models.Model):
     x_post_url = models.URLField("X post URL", max_length=300, blank=True, default="")
     published_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    # What X charges for this post, as estimated when it was claimed (prices
+    # are settings and may change): the month's spend is the sum of these.
+    x_price_usd = models.DecimalField("X price (USD)", max_digits=8, decimal_places=3, null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -96,6 +103,10 @@ class Post(models.Model):
             # what the whole app sent in the last 24 hours.
             models.Index(fields=["account", "sending_since"], name="post_account_sent_idx"),
             models.Index(fields=["sending_since"], name="post_sent_idx"),
+            # The calendar reads a period of scheduled and published posts;
+            # the dashboard counts each account's published posts per day.
+            models.Index(fields=["scheduled_at"], name="post_scheduled_idx"),
+            models.Index(fields=["account", "published_at"], name="post_account_published_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["parent", "position"], name="post_thread_position_unique"),
@@ -293,3 +304,77 @@ class PostingQueue(XAccount):
     class Meta:
         proxy = True
         verbose_name = "posting queue"
+
+
+class AccountBudget(models.Model):
+    """What an account may spend on X's pay-per-use posts in a calendar month
+    (in the owner's time zone). The dispatcher holds the account's posts that
+    would go over it. Pricing is the platform's concern, so the budget lives
+    here rather than on the account."""
+
+    account = models.OneToOneField(XAccount, on_delete=models.CASCADE, related_name="budget")
+    monthly_budget_usd = models.DecimalField(
+        "monthly budget (USD)", max_digits=10, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0"), message="A budget cannot be negative: enter 0 or more, "
+                                                            "or leave it empty for no budget.")],
+        help_text="Leave empty for no budget. Posts that would take the month's estimated X spend over it are held "
+                  "until next month or until the budget is raised.",
+    )
+
+    class Meta:
+        verbose_name = "monthly budget"
+
+    def __str__(self) -> str:
+        amount = "no budget" if self.monthly_budget_usd is None else f"${self.monthly_budget_usd}"
+        return f"@{self.account.username}: {amount}"
+
+
+class PostCalendar(Post):
+    """Posts seen as a calendar by week and month."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "calendar"
+        verbose_name_plural = "calendar"
+
+
+def import_upload_to(instance: ImportJob, filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+
+
+class ImportJob(models.Model):
+    """One CSV upload of posts, imported by a worker: all rows or none, with a
+    report per row when any is refused."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        CHECKING = "checking", "Checking rows"
+        CREATING = "creating", "Creating posts"
+        DONE = "done", "Imported"
+        REFUSED = "refused", "Refused: nothing imported"
+
+    FINISHED = (Status.DONE, Status.REFUSED)
+
+    file = models.FileField(upload_to=import_upload_to)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    time_zone = TimeZoneField(help_text="The zone of times given without an offset.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_posts = models.PositiveIntegerField(default=0)
+    # [{"row": 3, "column": "text", "reason": "…"}]; row 1 is the header.
+    report = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "CSV import"
+
+    def __str__(self) -> str:
+        return f"{self.file_name or 'CSV'} ({self.get_status_display().lower()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

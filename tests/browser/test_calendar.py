@@ -1,0 +1,112 @@
+"""A person in Paris views the calendar in a real browser: the month with
+their posts across two accounts coloured by status, today marked, then one
+account's week, and a click on a post opens it.
+
+With SCREENSHOTS=1 in the environment the test also refreshes
+docs/screenshots/calendar.png; otherwise the screenshot goes to a temporary
+directory, so a test run leaves the work tree as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from accounts.models import XAccount
+from bots.models import Post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PARIS = ZoneInfo("Europe/Paris")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "calendar.png"
+
+TEXTS = (
+    "Good morning! Today's tip: back up your notes.",
+    "New article: planning a month of posts in an afternoon",
+    "Thread: five things we learned shipping the beta",
+    "Weekly recap — what happened on the project",
+    "Reminder: community call on Thursday at 18:00",
+    "Photo of the day from the workshop",
+)
+
+
+@pytest.fixture
+def paris_page(browser):
+    context = browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def at(day, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=PARIS)
+
+
+def test_view_the_calendar_by_month_and_week(paris_page, live_server, tmp_path):
+    page = paris_page
+    pia = get_user_model().objects.create_user("pia", "pia@example.com", "correct horse", is_staff=True,
+                                               timezone="Europe/Paris")
+    blog = XAccount.objects.create(owner=pia, x_user_id="3001", username="pia_blog", auth_method="oauth2")
+    tips = XAccount.objects.create(owner=pia, x_user_id="3002", username="pia_tips", auth_method="oauth2")
+    today = timezone.now().astimezone(PARIS).date()
+    first = today.replace(day=1)
+    statuses = {
+        "past": (Post.Status.PUBLISHED, Post.Status.PUBLISHED, Post.Status.FAILED),
+        "future": (Post.Status.SCHEDULED, Post.Status.SCHEDULED, Post.Status.SCHEDULED),
+    }
+    created = []
+    for offset in range(0, 28, 2):
+        day = first + timedelta(days=offset)
+        when = "past" if day < today else "future"
+        for n, hour in enumerate((9, 13, 18)):
+            status = statuses[when][n]
+            account = blog if (offset + n) % 2 else tips
+            moment = at(day, hour, 15 * n)
+            created.append(Post.objects.create(
+                account=account, text=TEXTS[(offset + n) % len(TEXTS)], scheduled_at=moment, status=status,
+                published_at=moment if status == Post.Status.PUBLISHED else None,
+                last_error="X refused the post: duplicate content" if status == Post.Status.FAILED else "",
+            ))
+    todays = Post.objects.create(account=blog, text="Launch day: the calendar is here", scheduled_at=at(today, 23, 30),
+                                 status=Post.Status.SCHEDULED)
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "pia")
+    page.fill("#id_password", "correct horse")
+    page.click("input[type=submit]")
+    page.get_by_role("link", name="Calendar").first.click()
+
+    expect(page.locator(".calendar-title")).to_have_text(f"{today:%B %Y}")
+    today_cell = page.locator(".calendar-day.today")
+    expect(today_cell).to_have_count(1)
+    expect(today_cell).to_have_attribute("data-day", today.isoformat())
+    expect(today_cell.locator(f'a[data-post="{todays.pk}"] .calendar-time')).to_have_text("23:30")
+    expect(page.locator(".calendar-legend")).to_contain_text("Published")
+    shown = page.locator("a.calendar-entry")
+    expect(shown).to_have_count(len(created) + 1)
+
+    shot = SCREENSHOT if os.environ.get("SCREENSHOTS") == "1" else tmp_path / SCREENSHOT.name
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+
+    page.select_option("#calendar-account", str(blog.pk))
+    page.click(".calendar-filter button")
+    page.click(".calendar-view-week")
+    monday = today - timedelta(days=today.weekday())
+    expect(page.locator(".calendar-title")).to_have_text(f"Week of {monday:%a %d %b %Y}")
+    expect(page.locator(".calendar-handle", has_text="@pia_tips")).to_have_count(0)
+    expect(page.locator(f'a[data-post="{todays.pk}"]')).to_be_visible()
+    page.click(".calendar-next")
+    expect(page.locator(".calendar-title")).to_have_text(f"Week of {monday + timedelta(days=7):%a %d %b %Y}")
+    page.click(".calendar-prev")
+    page.click(f'a[data-post="{todays.pk}"]')
+    page.wait_for_url(f"{live_server.url}/admin/bots/post/{todays.pk}/change/")
+    expect(page.locator("#id_text")).to_have_value("Launch day: the calendar is here")
