@@ -277,13 +277,20 @@ LOG_LEVEL = env.one_of("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"
 # print tokens and signatures, urllib3 prints URLs with OAuth parameters,
 # SQL logging prints query parameters): they stay at INFO whatever LOG_LEVEL says.
 _never_debug = ["oauthlib", "requests_oauthlib", "tweepy", "urllib3", "django.db.backends"]
+# A worker logs every task it receives and finishes at INFO; with the
+# dispatcher running every second that buries the lines that matter (published,
+# failed, refreshed). Those two loggers are one step quieter than LOG_LEVEL.
+_per_task_chatter = ["celery.app.trace", "celery.worker.strategy"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {name: {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL} for name in _never_debug},
+    "loggers": {
+        **{name: {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL} for name in _never_debug},
+        **{name: {"level": {"DEBUG": "INFO", "INFO": "WARNING"}.get(LOG_LEVEL, LOG_LEVEL)} for name in _per_task_chatter},
+    },
 }
 # Error pages and reports hide settings whose names match; URLs may carry passwords.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botplatform.reporting.SecretHidingFilter"
