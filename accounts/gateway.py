@@ -29,6 +29,7 @@ from oauthlib.oauth2 import OAuth2Error
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1, OAuth1Session, OAuth2Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
+from urllib3.exceptions import NewConnectionError
 
 from . import x_hosts
 
@@ -171,9 +172,10 @@ def classify(exc: Exception, *, applied_if_sent: bool) -> XError:
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
-    """True when the TCP connection was never made, so nothing reached X."""
-    text = repr(exc)
-    return "NewConnectionError" in text or "Connection refused" in text or "Name or service not known" in text
+    """True when the TCP connection was never made (refused, unknown host), so
+    nothing reached X."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _classify_status(status: int, response: requests.Response | None, *, applied_if_sent: bool) -> XError:
