@@ -260,7 +260,7 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "scheduled_at"
     search_fields = ("text", "parts__text", "account__username")
     search_help_text = "Search the text of posts and thread parts, or an account as @name."
-    actions = ("publish_now", "cancel", "retry", "duplicate", admin_scheduling.add_to_queue)
+    actions = ("publish_now", "cancel", "retry", "duplicate", admin_scheduling.add_to_queue, admin_planning.export_csv)
     readonly_fields = ("status_badge", "attempts", "on_x", "published_at", "error_full")
 
     class Media:

@@ -8,18 +8,24 @@ budgets come from ``bots.calendar``, ``bots.csv_io``, ``bots.dashboard`` and
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from accounts.models import XAccount
 
-from . import calendar
-from .models import PostCalendar
+from . import calendar, csv_io, tasks
+from .models import ImportJob, Post, PostCalendar
 
 
 def is_staff(request: HttpRequest) -> bool:
@@ -99,3 +105,152 @@ class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
             "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
         }
         return TemplateResponse(request, "admin/bots/calendar/calendar.html", context)
+
+
+# CSV import.
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", allow_empty_file=True, help_text=(
+        "UTF-8, with a header row. Columns: account (@username), text, scheduled_at, thread, media."))
+    time_zone = forms.CharField(
+        label="Time zone for times without an offset", max_length=64,
+        help_text="An IANA name such as Europe/Paris. Times with an offset (2026-12-01T09:00+01:00) keep theirs.",
+    )
+
+    def clean_time_zone(self) -> zoneinfo.ZoneInfo:
+        name = self.cleaned_data["time_zone"].strip()
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                f"Unknown time zone “{name}”: choose an IANA name such as Europe/Paris or America/New_York."
+            ) from None
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Bots → CSV imports: upload a file, watch its progress, read its report."""
+
+    list_display = ("file_name", "status", "rows", "created_posts", "created_by", "created_at")
+    list_display_links = ("file_name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
+        queryset = super().get_queryset(request).select_related("created_by")
+        return queryset if request.user.is_superuser else queryset.filter(created_by=request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return is_staff(request) and (obj is None or request.user.is_superuser or obj.created_by_id == request.user.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False
+
+    @admin.display(description="rows")
+    def rows(self, obj: ImportJob) -> str:
+        return f"{obj.processed_rows:,} of {obj.total_rows:,}"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/progress/", view(self.progress_view), name="bots_importjob_progress"),
+            path("export/", view(self.export_view), name="bots_post_export"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise Http404("No such page.")
+        form = ImportForm(request.POST or None, request.FILES or None,
+                          initial={"time_zone": str(request.user.timezone)})
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = csv_io.import_job_start(upload=form.cleaned_data["file"], user=request.user,
+                                              zone=form.cleaned_data["time_zone"])
+            except csv_io.CsvFileError as error:
+                form.add_error("file", str(error))
+            else:
+                transaction.on_commit(lambda: tasks.import_posts_csv.delay(job.pk))
+                return HttpResponseRedirect(reverse("admin:bots_importjob_change", args=[job.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import posts from CSV",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form,
+            "columns": csv_io.COLUMNS,
+        }
+        return TemplateResponse(request, "admin/bots/importjob/upload.html", context)
+
+    def _job(self, request: HttpRequest, object_id: str) -> ImportJob:
+        job = self.get_object(request, unquote(object_id))
+        if job is None or not self.has_view_permission(request, job):
+            raise Http404("No such import.")
+        return job
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        job = self._job(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"CSV import: {job.file_name or 'file'}",
+            "subtitle": None,
+            "opts": self.opts,
+            "job": job,
+            "original": job,
+            "progress": progress_of(job),
+            "progress_url": reverse("admin:bots_importjob_progress", args=[job.pk]),
+            "posts_url": reverse("admin:bots_post_changelist"),
+        }
+        return TemplateResponse(request, "admin/bots/importjob/progress.html", context)
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        return JsonResponse(progress_of(self._job(request, object_id)))
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The post list as CSV, as filtered, searched and scoped on its page
+        (the query string is the changelist's)."""
+        post_admin = self.admin_site.get_model_admin(Post)
+        if not post_admin.has_view_permission(request):
+            raise Http404("No such page.")
+        try:
+            changelist = post_admin.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "The post list's filters in that link are not valid: export from the list "
+                                       "again.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:bots_post_changelist"))
+        return export_response(changelist.get_queryset(request))
+
+
+def progress_of(job: ImportJob) -> dict[str, Any]:
+    return {
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "finished": job.finished,
+        "processed": job.processed_rows,
+        "total": job.total_rows,
+        "created": job.created_posts,
+        "report": job.report,
+    }
+
+
+def export_response(roots: QuerySet[Post]) -> StreamingHttpResponse:
+    # The zone is read now: the stream is written after the view returns,
+    # when the request's zone is no longer active.
+    zone = timezone.get_current_timezone()
+    response = StreamingHttpResponse(csv_io.export_lines(roots=roots, zone=zone), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="posts-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
+
+
+@admin.action(description="Export as CSV (the selected posts, or all that match with “Select all”)")
+def export_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Post]) -> HttpResponse:
+    return export_response(queryset)

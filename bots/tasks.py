@@ -7,7 +7,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from . import publisher, recurring, scheduler
+from . import csv_io, publisher, recurring, scheduler
 
 
 @shared_task(ignore_result=True)
@@ -39,3 +39,8 @@ def run_bot(bot_id: int, slot: str | None = None) -> str:
     """Beat's fire for one bot. ``slot`` (ISO 8601) names the scheduled time
     when the sender knows it; otherwise the service works it out."""
     return recurring.run_bot(bot_id=bot_id, slot=datetime.fromisoformat(slot) if slot else None).outcome
+
+
+@shared_task(ignore_result=True)
+def import_posts_csv(job_id: int) -> str:
+    return csv_io.import_job_run(job_id=job_id).status

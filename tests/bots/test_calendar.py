@@ -91,6 +91,7 @@ def test_the_month_shows_posts_on_the_persons_local_days_coloured_by_status(nina
     assert f'calendar-entry calendar-entry-published" href="/admin/bots/post/{published.pk}/change/"' in html
     failed_cell = day_cell(html, date(2031, 6, 11))
     assert "calendar-entry-failed" in failed_cell and "X refused it: duplicate" in failed_cell
+    assert f'href="/admin/bots/post/{failed.pk}/change/"' in failed_cell
     assert "Just a draft" not in html and "Cancelled one" not in html
     # The grid runs Monday to Sunday around the month: 30 June 2031 is a Monday, 6 July its Sunday.
     assert 'data-day="2031-05-26"' in html and 'data-day="2031-07-06"' in html
