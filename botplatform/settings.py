@@ -277,10 +277,11 @@ LOG_LEVEL = env.one_of("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"
 # print tokens and signatures, urllib3 prints URLs with OAuth parameters,
 # SQL logging prints query parameters): they stay at INFO whatever LOG_LEVEL says.
 _never_debug = ["oauthlib", "requests_oauthlib", "tweepy", "urllib3", "django.db.backends"]
-# A worker logs every task it receives and finishes at INFO; with the
-# dispatcher running every second that buries the lines that matter (published,
-# failed, refreshed). Those two loggers are one step quieter than LOG_LEVEL.
-_per_task_chatter = ["celery.app.trace", "celery.worker.strategy"]
+# A worker logs every task it receives and finishes, and beat every task it
+# sends, at INFO; with the dispatcher running every second that buries the lines
+# that matter (published, failed, refreshed). These loggers are one step
+# quieter than LOG_LEVEL.
+_per_task_chatter = ["celery.app.trace", "celery.worker.strategy", "celery.beat"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
