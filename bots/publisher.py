@@ -74,11 +74,16 @@ def publish_post(*, post_id: int) -> str:
         return _back_to_waiting(post)
     now = timezone.now()
     previously_sent = post.maybe_sent
-    moved = Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
-        status=Post.Status.SENDING, sending_since=now, maybe_sent=True, lease_expires_at=None
+    # The account's rate limit is read again in the same statement: another
+    # of its posts, claimed in the same tick, may have had a 429 since this
+    # one was claimed, and X must not hear from it before the reset.
+    moved = (
+        Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED)
+        .exclude(account__rate_limited_until__gt=now)
+        .update(status=Post.Status.SENDING, sending_since=now, maybe_sent=True, lease_expires_at=None)
     )
     if moved != 1:
-        return "skipped"
+        return _wait_for_rate_limit(post, now)
     media = list(post.media.all()) if post.has_media else []
     try:
         created = gateway.create_post(
@@ -94,6 +99,22 @@ def publish_post(*, post_id: int) -> str:
         return _after_error(post, error, may_have_sent=previously_sent)
     _mark_published(post, created.id, created.url, from_statuses=(Post.Status.SENDING, Post.Status.UNKNOWN))
     return "published"
+
+
+def _wait_for_rate_limit(post: Post, now: datetime) -> str:
+    """Back to the queue until the account's rate limit resets, if that is
+    why the post could not move to sending (else another delivery took it)."""
+    until = XAccount.objects.filter(pk=post.account_id).values_list("rate_limited_until", flat=True).first()
+    if until is None or until <= now:
+        return "skipped"
+    waiting = Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
+        status=Post.Status.SCHEDULED,
+        claim_token="",
+        lease_expires_at=None,
+        next_attempt_at=until + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
+        last_error=f"Waiting for X's rate limit on @{post.account.username} to reset at {until:%H:%M:%S %Z}.",
+    )
+    return "rate limited" if waiting else "skipped"
 
 
 def _reply_to(post: Post) -> str | None:
