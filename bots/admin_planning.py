@@ -9,6 +9,7 @@ budgets come from ``bots.calendar``, ``bots.csv_io``, ``bots.dashboard`` and
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -24,8 +25,12 @@ from django.utils import timezone
 
 from accounts.models import XAccount
 
-from . import calendar, csv_io, tasks
-from .models import ImportJob, Post, PostCalendar
+from . import calendar, costs, csv_io, tasks
+from .models import AccountBudget, ImportJob, Post, PostCalendar
+
+
+# The admin index shows the dashboard (bots/templatetags/bots_planning.py) above the apps.
+admin.site.index_template = "admin/bots/dashboard_index.html"
 
 
 def is_staff(request: HttpRequest) -> bool:
@@ -254,3 +259,103 @@ def export_response(roots: QuerySet[Post]) -> StreamingHttpResponse:
 @admin.action(description="Export as CSV (the selected posts, or all that match with “Select all”)")
 def export_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Post]) -> HttpResponse:
     return export_response(queryset)
+
+
+# Monthly X budgets.
+
+
+class BudgetForm(forms.ModelForm):
+    monthly_budget_usd = forms.CharField(
+        label="Monthly budget (USD)", required=False, max_length=20,
+        help_text="Leave empty for no budget. Posts that would take the month's estimated X spend over it are held "
+                  "until next month, or until you raise it.",
+    )
+
+    class Meta:
+        model = AccountBudget
+        fields = ("account",)
+
+    def __init__(self, *args: Any, accounts: QuerySet[XAccount], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["account"].disabled = True
+            amount = self.instance.monthly_budget_usd
+            self.initial["monthly_budget_usd"] = "" if amount is None else str(amount)
+        self.fields["account"].queryset = accounts
+        self.fields["account"].label_from_instance = lambda account: f"@{account.username}"
+
+    def clean_monthly_budget_usd(self) -> Decimal | None:
+        try:
+            return costs.parse_budget(self.cleaned_data["monthly_budget_usd"])
+        except costs.BudgetError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(AccountBudget)
+class AccountBudgetAdmin(admin.ModelAdmin):
+    """Bots → Monthly budgets: what each account may spend on X in a month."""
+
+    form = BudgetForm
+    list_display = ("handle", "budget", "spent", "left")
+    list_display_links = ("handle",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountBudget]:
+        queryset = super().get_queryset(request).select_related("account__owner")
+        return queryset if request.user.is_superuser else queryset.filter(account__owner=request.user)
+
+    def get_form(self, request: HttpRequest, obj: AccountBudget | None = None, change: bool = False,
+                 **kwargs: Any) -> type[forms.ModelForm]:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        taken = AccountBudget.objects.exclude(pk=obj.pk if obj else None).values("account_id")
+        accounts = owned_accounts(request).exclude(pk__in=taken)
+
+        class ScopedBudgetForm(base):
+            def __init__(self, *args: Any, **form_kwargs: Any) -> None:
+                super().__init__(*args, accounts=accounts, **form_kwargs)
+
+        return ScopedBudgetForm
+
+    def _owns(self, request: HttpRequest, obj: AccountBudget) -> bool:
+        return request.user.is_superuser or obj.account.owner_id == request.user.pk
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
+        return is_staff(request) and (obj is None or self._owns(request, obj))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
+        return is_staff(request) and (obj is None or self._owns(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: AccountBudget, form: BudgetForm, change: bool) -> None:
+        saved = costs.budget_set(account=obj.account, amount=form.cleaned_data["monthly_budget_usd"])
+        obj.pk = saved.pk
+        obj.monthly_budget_usd = saved.monthly_budget_usd
+
+    def _usage(self, obj: AccountBudget) -> Decimal:
+        start, _ = costs.month_bounds(obj.account.owner.timezone)
+        return costs.month_usage(month_starts={obj.account_id: start})[obj.account_id][1]
+
+    @admin.display(description="account", ordering="account__username")
+    def handle(self, obj: AccountBudget) -> str:
+        return f"@{obj.account.username}"
+
+    @admin.display(description="monthly budget")
+    def budget(self, obj: AccountBudget) -> str:
+        return "none" if obj.monthly_budget_usd is None else costs.money(obj.monthly_budget_usd)
+
+    @admin.display(description="estimated X spend this month")
+    def spent(self, obj: AccountBudget) -> str:
+        return costs.money(self._usage(obj))
+
+    @admin.display(description="left")
+    def left(self, obj: AccountBudget) -> str:
+        if obj.monthly_budget_usd is None:
+            return "—"
+        return costs.money(max(obj.monthly_budget_usd - self._usage(obj), Decimal("0")))

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import XAccount
 
+from . import costs
 from .models import Post
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,18 @@ def claim_due_posts(
         allowed, held = _within_budgets(candidates, now)
         if held:
             _hold_over_budget(held, now)
-        claimed_count = Post.objects.filter(pk__in=allowed, status=Post.Status.SCHEDULED).update(
-            status=Post.Status.CLAIMED,
-            claim_token=token,
-            lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
-        )
+        prices = _within_spending_budgets(allowed, now)
+        claimed_count = 0
+        for price in set(prices.values()):
+            claimed_count += Post.objects.filter(
+                pk__in=[post_id for post_id, p in prices.items() if p == price], status=Post.Status.SCHEDULED
+            ).update(
+                status=Post.Status.CLAIMED,
+                claim_token=token,
+                lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
+                x_price_usd=price,
+            )
+        allowed = list(prices)
         claimed = list(
             Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED).values_list("pk", "next_attempt_at")
         )
@@ -138,6 +147,43 @@ def _hold_over_budget(held: list[tuple[int, int]], now: datetime) -> None:
         Post.objects.filter(pk__in=ids, status=Post.Status.SCHEDULED).update(next_attempt_at=until, last_error=reason)
 
 
+# The cost guard: each account's optional monthly budget for X's pay-per-use prices.
+
+
+def _within_spending_budgets(allowed: list[int], now: datetime) -> dict[int, Decimal]:
+    """The posts to claim, each with the price X will charge for it. A post
+    that would take its account's month's spend over its budget is held until
+    next month (or until the budget is raised), with the reason."""
+    posts = list(Post.objects.filter(pk__in=allowed).values_list("pk", "account_id", "text"))
+    order = {post_id: i for i, post_id in enumerate(allowed)}
+    posts.sort(key=lambda post: order[post[0]])
+    budgets = costs.budgets_of({account_id for _, account_id, _ in posts})
+    months = {
+        account_id: costs.month_bounds(budget.account.owner.timezone, now) for account_id, budget in budgets.items()
+    }
+    usage = costs.month_usage(month_starts={account_id: start for account_id, (start, _) in months.items()})
+    spent = {account_id: amount for account_id, (_, amount) in usage.items()}
+    prices: dict[int, Decimal] = {}
+    held: dict[int, list[int]] = {}
+    for post_id, account_id, text in posts:
+        price = costs.post_price(text)
+        budget = budgets.get(account_id)
+        if budget is not None and spent[account_id] + price > budget.monthly_budget_usd:
+            held.setdefault(account_id, []).append(post_id)
+            continue
+        if budget is not None:
+            spent[account_id] += price
+        prices[post_id] = price
+    for account_id, ids in held.items():
+        budget = budgets[account_id]
+        reason = costs.hold_reason(username=budget.account.username, budget=budget.monthly_budget_usd,
+                                   spent=spent[account_id])
+        Post.objects.filter(pk__in=ids, status=Post.Status.SCHEDULED).update(
+            next_attempt_at=months[account_id][1], last_error=reason
+        )
+    return prices
+
+
 def sweep_stale_posts(*, now: datetime | None = None) -> dict[str, int]:
     """Hand back claims whose task was lost, and turn posts whose worker died
     while sending into "unknown" (never "scheduled": the post may be on X)."""
@@ -160,11 +206,13 @@ def sweep_stale_posts(*, now: datetime | None = None) -> dict[str, int]:
 def claim_post(*, post_id: int, now: datetime | None = None) -> bool:
     """Claim one scheduled post for publishing in this process (``post_now``)."""
     now = now or timezone.now()
+    text = Post.objects.filter(pk=post_id).values_list("text", flat=True).first() or ""
     return (
         Post.objects.filter(pk=post_id, status=Post.Status.SCHEDULED).update(
             status=Post.Status.CLAIMED,
             claim_token=uuid.uuid4().hex,
             lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
+            x_price_usd=costs.post_price(text),
         )
         == 1
     )

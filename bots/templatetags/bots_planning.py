@@ -4,12 +4,15 @@ and the dashboard on the admin index."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from django import template
+from django.utils import timezone
 
 from accounts.models import XAccount
+from bots import costs, dashboard
 
 register = template.Library()
 
@@ -25,3 +28,21 @@ def calendar_query(view: str, day: date, account: XAccount | None) -> str:
 @register.filter
 def status_colour(colours: dict[str, tuple[str, str]], key: str) -> tuple[str, str]:
     return colours.get(key, colours["draft"])
+
+
+@register.inclusion_tag("admin/bots/dashboard.html", takes_context=True)
+def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard of the signed-in person's accounts (every account for a superuser)."""
+    request = context["request"]
+    accounts = XAccount.objects.order_by("username")
+    if not request.user.is_superuser:
+        accounts = accounts.filter(owner=request.user)
+    return {
+        "dashboard": dashboard.dashboard_for(accounts=accounts, zone=timezone.get_current_timezone()),
+        "zone": timezone.get_current_timezone(),
+    }
+
+
+@register.filter
+def usd(amount: Decimal | None) -> str:
+    return "" if amount is None else costs.money(amount)

@@ -1,9 +1,10 @@
-"""A person in Paris views the calendar in a real browser: the month with
+"""A person in Paris signs in to the dashboard of their two accounts, then views
+the calendar in a real browser: the month with
 their posts across two accounts coloured by status, today marked, then one
 account's week, and a click on a post opens it.
 
 With SCREENSHOTS=1 in the environment the test also refreshes
-docs/screenshots/calendar.png; otherwise the screenshot goes to a temporary
+docs/screenshots/calendar.png and docs/screenshots/dashboard.png; otherwise the screenshot goes to a temporary
 directory, so a test run leaves the work tree as it was.
 """
 
@@ -20,12 +21,14 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import XAccount
+from bots import costs
 from bots.models import Post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PARIS = ZoneInfo("Europe/Paris")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "calendar.png"
+DASHBOARD = SCREENSHOT.with_name("dashboard.png")
 
 TEXTS = (
     "Good morning! Today's tip: back up your notes.",
@@ -70,11 +73,15 @@ def test_view_the_calendar_by_month_and_week(paris_page, live_server, tmp_path):
             status = statuses[when][n]
             account = blog if (offset + n) % 2 else tips
             moment = at(day, hour, 15 * n)
+            done = status == Post.Status.PUBLISHED
             created.append(Post.objects.create(
                 account=account, text=TEXTS[(offset + n) % len(TEXTS)], scheduled_at=moment, status=status,
-                published_at=moment if status == Post.Status.PUBLISHED else None,
+                published_at=moment if done else None, sending_since=moment if done else None,
+                x_price_usd=costs.post_price(TEXTS[(offset + n) % len(TEXTS)]) if done else None,
+                x_post_url=f"https://x.com/{account.username}/status/{offset}{n}" if done else "",
                 last_error="X refused the post: duplicate content" if status == Post.Status.FAILED else "",
             ))
+    costs.budget_set(account=blog, amount="2")
     todays = Post.objects.create(account=blog, text="Launch day: the calendar is here", scheduled_at=at(today, 23, 30),
                                  status=Post.Status.SCHEDULED)
 
@@ -82,6 +89,12 @@ def test_view_the_calendar_by_month_and_week(paris_page, live_server, tmp_path):
     page.fill("#id_username", "pia")
     page.fill("#id_password", "correct horse")
     page.click("input[type=submit]")
+    expect(page.locator("#dashboard .dashboard-account")).to_have_count(2)
+    expect(page.locator('#dashboard tr[data-account="pia_blog"] .dashboard-budget')).to_contain_text("$2.00")
+    expect(page.locator("#dashboard svg title").first).to_have_text("Posts published per day, last 30 days")
+    dashboard_shot = DASHBOARD if os.environ.get("SCREENSHOTS") == "1" else tmp_path / DASHBOARD.name
+    dashboard_shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(dashboard_shot), full_page=True)
     page.get_by_role("link", name="Calendar").first.click()
 
     expect(page.locator(".calendar-title")).to_have_text(f"{today:%B %Y}")

@@ -1,0 +1,149 @@
+"""The admin index's dashboard: per account its status, next post, last
+published post, failures in the last 24 hours, posts and estimated X spend
+this month against its budget; and posts per day over the last 30 days.
+
+A fixed number of queries however many accounts there are: per-account
+figures come as annotations or grouped aggregates, never one query per account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import XAccount
+
+from . import costs
+from .models import AccountBudget, Post
+
+Status = Post.Status
+CHART_DAYS = 30
+CHART_WIDTH, CHART_HEIGHT = 600, 120
+
+
+@dataclass(frozen=True)
+class PostLine:
+    pk: int
+    text: str
+    at: datetime | None
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    account: XAccount
+    next_post: PostLine | None
+    last_published: PostLine | None
+    failures_24h: int
+    posts_this_month: int
+    spend_this_month: Decimal
+    budget: Decimal | None
+    held_count: int
+    held_reason: str
+
+    @property
+    def budget_left(self) -> Decimal | None:
+        return None if self.budget is None else max(self.budget - self.spend_this_month, Decimal("0"))
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    count: int
+    x: float
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    bars: list[Bar]
+    peak: int
+    total: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+
+    @property
+    def bar_width(self) -> float:
+        return self.width / CHART_DAYS - 2
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    accounts: list[AccountSummary]
+    chart: Chart
+
+
+def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    roots = Post.objects.filter(account=OuterRef("pk"), parent__isnull=True)
+    next_post = roots.filter(status=Status.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at", "pk")
+    last_published = roots.filter(status=Status.PUBLISHED).order_by("-published_at", "-pk")
+    failures = (
+        Post.objects.filter(account=OuterRef("pk"), status=Status.FAILED, updated_at__gte=now - timedelta(hours=24))
+        .values("account").annotate(n=Count("pk")).values("n")
+    )
+    rows = list(
+        accounts.select_related("owner").annotate(
+            next_post_id=Subquery(next_post.values("pk")[:1]),
+            last_published_id=Subquery(last_published.values("pk")[:1]),
+            failures_24h=Subquery(failures),
+        )
+    )
+    ids = [account.pk for account in rows]
+    posts = {
+        post.pk: post for post in Post.objects.filter(
+            pk__in=[pk for a in rows for pk in (a.next_post_id, a.last_published_id) if pk]
+        ).only("pk", "text", "scheduled_at", "published_at", "x_post_url")
+    }
+    budgets = dict(AccountBudget.objects.filter(account_id__in=ids).values_list("account_id", "monthly_budget_usd"))
+    usage = costs.month_usage(
+        month_starts={a.pk: costs.month_bounds(a.owner.timezone, now)[0] for a in rows}
+    )
+    held = costs.held_by_budget(ids)
+
+    summaries = []
+    for account in rows:
+        upcoming = posts.get(account.next_post_id)
+        published = posts.get(account.last_published_id)
+        count, spend = usage.get(account.pk, (0, Decimal("0")))
+        held_count, held_reason = held.get(account.pk, (0, ""))
+        summaries.append(AccountSummary(
+            account=account,
+            next_post=PostLine(upcoming.pk, upcoming.text, upcoming.scheduled_at) if upcoming else None,
+            last_published=PostLine(published.pk, published.text, published.published_at, published.x_post_url)
+            if published else None,
+            failures_24h=account.failures_24h or 0,
+            posts_this_month=count,
+            spend_this_month=spend,
+            budget=budgets.get(account.pk),
+            held_count=held_count,
+            held_reason=held_reason,
+        ))
+    return Dashboard(accounts=summaries, chart=posts_per_day(account_ids=ids, zone=zone, now=now))
+
+
+def posts_per_day(*, account_ids: list[int], zone: tzinfo, now: datetime) -> Chart:
+    """Published posts per day of the last 30 days (today included), in ``zone``."""
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=CHART_DAYS - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    counts = dict(
+        Post.objects.filter(account_id__in=account_ids, status=Status.PUBLISHED, published_at__gte=start)
+        .annotate(day=TruncDate("published_at", tzinfo=zone))
+        .values("day").annotate(n=Count("pk")).values_list("day", "n")
+    )
+    peak = max(counts.values(), default=0)
+    slot = CHART_WIDTH / CHART_DAYS
+    bars = []
+    for n in range(CHART_DAYS):
+        day = first + timedelta(days=n)
+        count = counts.get(day, 0)
+        height = (CHART_HEIGHT - 10) * count / peak if peak else 0
+        bars.append(Bar(day=day, count=count, x=n * slot + 1, y=CHART_HEIGHT - height, height=height))
+    return Chart(bars=bars, peak=peak, total=sum(counts.values()))

@@ -1,0 +1,131 @@
+"""The dashboard on the admin index: per account its status, next post, last
+published post, failures in the last 24 hours (linked to the filtered post
+list), posts and estimated X spend this month against the budget, and an
+accessible inline SVG chart of posts per day; in a fixed number of queries."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bots import costs
+from bots.models import Post
+from tests.bots.csv_support import account_of, client_for, staff
+
+pytestmark = pytest.mark.django_db
+
+INDEX = "/admin/"
+
+
+@pytest.fixture
+def lea(db):
+    return staff("lea", "Europe/Berlin")
+
+
+def published(account, text: str, days_ago: float, price: str = "0.015", url: str = "") -> Post:
+    at = timezone.now() - timedelta(days=days_ago)
+    return Post.objects.create(account=account, text=text, status=Post.Status.PUBLISHED, scheduled_at=at,
+                               sending_since=at, published_at=at, x_price_usd=Decimal(price),
+                               x_post_url=url or f"https://x.com/{account.username}/status/{int(at.timestamp())}")
+
+
+def row_of(html: str, username: str) -> str:
+    match = re.search(rf'<tr class="dashboard-account" data-account="{username}">(.*?)</tr>', html, re.S)
+    assert match, f"no dashboard row for @{username}"
+    return match.group(1)
+
+
+def test_each_account_with_its_figures(lea):
+    news = account_of(lea, "lea_news", "8001")
+    quiet = account_of(lea, "lea_quiet", "8002")
+    quiet.mark_needs_reauth("X no longer accepts the tokens")
+    costs.budget_set(account=news, amount="1")
+    published(news, "Old news", days_ago=0.5)
+    latest = published(news, "Latest: see example.com/a", days_ago=0.1, price="0.20",
+                       url="https://x.com/lea_news/status/99")
+    upcoming = Post.objects.create(account=news, text="Tomorrow's headline, coming soon",
+                                   scheduled_at=timezone.now() + timedelta(days=1), status=Post.Status.SCHEDULED)
+    Post.objects.create(account=news, text="Later still", scheduled_at=timezone.now() + timedelta(days=2),
+                        status=Post.Status.SCHEDULED)
+    for n in range(2):
+        Post.objects.create(account=news, text=f"Failed {n}", status=Post.Status.FAILED, last_error="refused")
+    old_failure = Post.objects.create(account=news, text="Failed long ago", status=Post.Status.FAILED)
+    Post.objects.filter(pk=old_failure.pk).update(updated_at=timezone.now() - timedelta(days=2))
+
+    html = client_for(lea).get(INDEX).content.decode()
+    row = row_of(html, "lea_news")
+    assert '<span class="x-status x-status-active">Active</span>' in row
+    assert f'href="/admin/bots/post/{upcoming.pk}/change/"' in row and "Tomorrow&#x27;s headline" in row
+    assert 'href="https://x.com/lea_news/status/99"' in row and "Latest: see example.com/a" in row
+    assert (f'<a class="dashboard-failed" href="/admin/bots/post/?status=failed&amp;account__id__exact={news.pk}">'
+            "2 failed</a>") in row
+    assert '<td class="dashboard-count">2</td>' in row
+    assert '<td class="dashboard-spend">$0.215</td>' in row
+    assert "$1.00 <span class=\"dashboard-left\">($0.785 left)</span>" in row
+    assert latest.x_post_url in row
+
+    other = row_of(html, "lea_quiet")
+    assert "Needs reconnecting" in other and "nothing scheduled" in other and "none yet" in other
+    assert '<td class="dashboard-spend">$0.00</td>' in other and ">none<" in other
+
+    failed_list = client_for(lea).get(f"/admin/bots/post/?status=failed&account__id__exact={news.pk}")
+    assert failed_list.content.decode().count('name="_selected_action"') == 3
+
+
+def test_the_chart_counts_published_posts_per_day_and_is_accessible(lea):
+    news = account_of(lea, "lea_news", "8001")
+    for _ in range(3):
+        published(news, "Today", days_ago=0)
+    published(news, "Five days ago", days_ago=5)
+    published(news, "Too old for the chart", days_ago=40)
+    html = client_for(lea).get(INDEX).content.decode()
+    svg = html.split('<figure class="dashboard-chart">', 1)[1].split("</figure>", 1)[0]
+    assert 'role="img" aria-labelledby="chart-title chart-desc"' in svg
+    assert '<title id="chart-title">Posts published per day, last 30 days</title>' in svg
+    assert "4 posts in 30 days, at most 3 on one day." in svg
+    bars = re.findall(r'data-day="([\d-]+)" data-count="(\d+)"', svg)
+    assert len(bars) == 30
+    today = timezone.localtime(timezone.now(), news.owner.timezone).date()
+    assert bars[-1] == (today.isoformat(), "3")
+    assert bars[-6] == ((today - timedelta(days=5)).isoformat(), "1")
+    assert sum(int(count) for _, count in bars) == 4
+
+
+def test_only_ones_own_accounts(lea):
+    account_of(lea, "lea_news", "8001")
+    account_of(staff("omar", "UTC"), "omar_bot", "8003")
+    html = client_for(lea).get(INDEX).content.decode()
+    assert 'data-account="lea_news"' in html and "omar_bot" not in html
+
+
+def test_someone_without_accounts_is_told_to_link_one(lea):
+    html = client_for(lea).get(INDEX).content.decode()
+    assert "You have no X account yet" in html and "/accounts/x/link/oauth2/" in html
+
+
+def test_the_dashboard_costs_the_same_queries_for_two_or_twenty_accounts(lea, django_assert_max_num_queries):
+    def add_accounts(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            account = account_of(lea, f"lea_{n}", str(9000 + n))
+            costs.budget_set(account=account, amount="2")
+            published(account, f"Published {n}", days_ago=1)
+            Post.objects.create(account=account, text=f"Next {n}", status=Post.Status.SCHEDULED,
+                                scheduled_at=timezone.now() + timedelta(hours=n + 1))
+            Post.objects.create(account=account, text=f"Failed {n}", status=Post.Status.FAILED)
+
+    client = client_for(lea)
+    add_accounts(0, 2)
+    client.get(INDEX)
+    with CaptureQueriesContext(connection) as two:
+        assert client.get(INDEX).status_code == 200
+    add_accounts(2, 18)
+    with django_assert_max_num_queries(len(two.captured_queries)):
+        html = client.get(INDEX).content.decode()
+    assert html.count('class="dashboard-account"') == 20
+    print(f"\nthe admin index takes {len(two.captured_queries)} queries with 2 or 20 accounts")
