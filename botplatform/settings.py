@@ -218,6 +218,9 @@ POST_RETRY_BASE_SECONDS = env.whole_number("POST_RETRY_BASE_SECONDS", 30, minimu
 POST_RETRY_MAX_SECONDS = env.whole_number("POST_RETRY_MAX_SECONDS", 3600, minimum=1)
 # Seconds added at random after a 429's reset, so accounts do not all return at once.
 RATE_LIMIT_JITTER_SECONDS = env.whole_number("RATE_LIMIT_JITTER_SECONDS", 5, minimum=0)
+# CSV import fetches media from http(s) URLs; addresses inside private networks
+# (loopback, 10.x, 192.168.x, …) are refused unless this is set.
+CSV_MEDIA_ALLOW_PRIVATE_HOSTS = env.flag("CSV_MEDIA_ALLOW_PRIVATE_HOSTS", False)
 # A post whose answer was lost is looked for on X every POST_RECONCILE_EVERY
 # seconds; not found after POST_UNKNOWN_GRACE_SECONDS, it is sent again.
 POST_RECONCILE_EVERY_SECONDS = env.whole_number("POST_RECONCILE_EVERY_SECONDS", 10, minimum=1)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import shutil
+import socket
 import tempfile
 import time as clock
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -329,8 +332,14 @@ def _fetch(plan: Plan, url: str) -> MediaSource:
         plan.downloads = Path(tempfile.mkdtemp(prefix="csv-import-"))
     target = plan.downloads / f"{len(list(plan.downloads.iterdir()))}"
     deadline = clock.monotonic() + FETCH_DEADLINE_SECONDS
+    _refuse_private_host(url)
     try:
-        with requests.get(url, stream=True, timeout=FETCH_TIMEOUT) as response:
+        # No redirects: each hop would need the same check, and a public URL
+        # could otherwise lead the server to an internal one.
+        with requests.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False) as response:
+            if response.is_redirect:
+                raise MediaError(f"{url} redirects to {response.headers.get('Location', 'elsewhere')}: "
+                                 "give the final address.")
             if response.status_code != 200:
                 raise MediaError(f"{url} answered {response.status_code} {response.reason}: check the address.")
             chunks = response.iter_content(chunk_size=64 * 1024)
@@ -351,6 +360,24 @@ def _fetch(plan: Plan, url: str) -> MediaSource:
         raise MediaError(f"{url} could not be fetched ({type(error).__name__}): check the address.") from None
     name = url.rstrip("/").rsplit("/", 1)[-1] or "media"
     return MediaSource(spec=MediaSpec(name=name, content_type=content_type, size=size), temporary=target)
+
+
+def _refuse_private_host(url: str) -> None:
+    """The server fetches the URL, so it must not be turned against the network
+    it sits in: loopback, private, link-local and reserved addresses are refused
+    unless CSV_MEDIA_ALLOW_PRIVATE_HOSTS is set (development, tests)."""
+    if settings.CSV_MEDIA_ALLOW_PRIVATE_HOSTS:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        raise MediaError(f"{url}: the host {host!r} is unknown; check the address.") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            raise MediaError(f"{url} points into a private network ({ip}); give a public address or "
+                             "put the file in the media folder.")
 
 
 def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:

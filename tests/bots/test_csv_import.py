@@ -57,7 +57,9 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture
-def web(tmp_path):
+def web(tmp_path, settings):
+    # The test's web server is on loopback, which imports refuse by default.
+    settings.CSV_MEDIA_ALLOW_PRIVATE_HOSTS = True
     served = tmp_path / "web"
     served.mkdir()
     (served / "dog.png").write_bytes(png(4, 4))
@@ -305,4 +307,22 @@ def test_five_thousand_rows_with_one_bad_row_create_nothing(worker, pia, blog, t
     ((row, column, reason),) = [(p["row"], p["column"], p["reason"]) for p in progress["report"]]
     assert (row, column) == (4999, "text")
     assert reason.startswith("The text is 300 characters long by X's count; the limit is 280.")
+    assert not Post.objects.exists()
+
+
+def test_media_urls_into_a_private_network_are_refused(pia, blog, media_root):
+    later = f"{NEXT_YEAR}-06-01T09:00:00+02:00"
+    rows = [
+        ["@pia_blog", "From the loopback", later, "", "http://127.0.0.1:8000/admin/"],
+        ["@pia_blog", "From the LAN", later, "", "http://192.168.1.10/cam.png"],
+    ]
+
+    job = run(client_for(pia), csv_bytes(rows))
+
+    assert report(job) == [
+        (2, "media", "http://127.0.0.1:8000/admin/ points into a private network (127.0.0.1); give a public "
+                     "address or put the file in the media folder."),
+        (3, "media", "http://192.168.1.10/cam.png points into a private network (192.168.1.10); give a public "
+                     "address or put the file in the media folder."),
+    ]
     assert not Post.objects.exists()
