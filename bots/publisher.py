@@ -17,6 +17,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -165,6 +166,11 @@ def _prepare_media(post: Post) -> int | None:
     return wait
 
 
+# The post's new status and what it means for the rest of its thread are one
+# transaction: a worker or database lost between the two would leave the next
+# part waiting for ever, or scheduled behind a failed part. Rolled back, the
+# post stays sending, and the sweeper and reconciler take it from there.
+@transaction.atomic
 def _mark_published(post: Post, x_id: str, url: str, *, from_statuses: tuple[str, ...]) -> bool:
     now = timezone.now()
     done = Post.objects.filter(pk=post.pk, status__in=from_statuses).update(
@@ -253,6 +259,7 @@ def _retry_later(post: Post, reason: str, queryset, *, may_have_sent: bool) -> s
     return "retry"
 
 
+@transaction.atomic
 def _fail(post: Post, reason: str, queryset) -> None:
     if queryset.update(status=Post.Status.FAILED, claim_token="", next_attempt_at=None, last_error=reason) != 1:
         return
