@@ -43,3 +43,11 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def log_in(page, live_server, username: str, password: str = "correct horse") -> None:
+    """Sign in on the admin's login page, as a person does."""
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")

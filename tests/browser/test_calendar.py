@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from accounts.models import XAccount
 from bots import costs
 from bots.models import Post
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,10 +86,7 @@ def test_view_the_calendar_by_month_and_week(paris_page, live_server, tmp_path):
     todays = Post.objects.create(account=blog, text="Launch day: the calendar is here", scheduled_at=at(today, 23, 30),
                                  status=Post.Status.SCHEDULED)
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "pia")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "pia")
     expect(page.locator("#dashboard .dashboard-account")).to_have_count(2)
     expect(page.locator('#dashboard tr[data-account="pia_blog"] .dashboard-budget')).to_contain_text("$2.00")
     expect(page.locator("#dashboard svg title").first).to_have_text("Posts published per day, last 30 days")

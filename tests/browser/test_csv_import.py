@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from accounts.models import XAccount
 from bots.models import ImportJob, Post
 from tests.bots.csv_support import csv_bytes
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,10 +53,7 @@ def test_import_a_csv_with_a_bad_row_and_see_the_report(paris_page, live_server,
     bad = tmp_path / "march.csv"
     bad.write_bytes(csv_bytes(rows))
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "pia")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "pia")
     page.goto(f"{live_server.url}/admin/bots/post/")
     page.click("a.csv-import-link")
     expect(page.locator("#id_time_zone")).to_have_value("Europe/Paris")

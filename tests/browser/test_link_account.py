@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from accounts.models import XAccount
+from tests.browser.conftest import log_in
 from tests.conftest import register_callbacks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,10 +16,7 @@ def test_link_an_account_with_oauth2_and_see_it_active(page, live_server, sandbo
     register_callbacks(sandbox, f"{live_server.url}/accounts/x/link/oauth2/callback/")
     get_user_model().objects.create_superuser("admin", "admin@example.com", "correct horse")
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "admin")
     page.goto(f"{live_server.url}/admin/accounts/xaccount/")
     page.click("#link-x-account")
     page.click("#link-oauth2")

@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 
 from bots.models import Bot, BotRun, Post
 from tests.bots.conftest import link_with_minted_tokens, published, sandbox_posts
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,10 +42,7 @@ def test_create_a_recurring_bot_and_see_its_first_post_published(paris_page, liv
                                                timezone="Europe/Paris")
     account = link_with_minted_tokens(sandbox, pia, "alice_bot")
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "pia")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "pia")
     page.goto(f"{live_server.url}/admin/bots/bot/add/")
 
     page.fill("#id_name", "Morning greeter")

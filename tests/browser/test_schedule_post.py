@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 
 from bots.models import Post
 from tests.bots.conftest import link_with_minted_tokens
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,10 +47,7 @@ def test_schedule_a_thread_and_see_it_in_my_time_zone(new_york_page, live_server
     account = link_with_minted_tokens(sandbox, nina, "nina_bot")
     day = (datetime.now(NEW_YORK) + timedelta(days=1)).date()
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "nina")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
+    log_in(page, live_server, "nina")
     page.goto(f"{live_server.url}/admin/bots/post/")
     page.click(".object-tools a.addlink")
 
