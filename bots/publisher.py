@@ -287,7 +287,11 @@ def _comparable(text: str) -> str:
 def reconcile_unknown_posts(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
     now = now or timezone.now()
     outcome = {"published": 0, "rescheduled": 0, "waiting": 0}
-    due = Post.objects.select_related("account", "parent").filter(status=Post.Status.UNKNOWN, next_attempt_at__lte=now)
+    due = (
+        Post.objects.select_related("account", "parent")
+        .filter(status=Post.Status.UNKNOWN, next_attempt_at__lte=now)
+        .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
+    )
     for post in due.order_by("next_attempt_at")[:limit]:
         outcome[reconcile_post(post, now=now)] += 1
     return outcome
@@ -301,7 +305,17 @@ def reconcile_post(post: Post, *, now: datetime) -> str:
         recent = gateway.recent_posts(post.account, since=since)
     except XError as error:
         if error.kind == XErrorKind.NEEDS_REAUTH:
-            _fail(post, f"Reconnect @{post.account.username}: {error.message}", mine)
+            # The post may well be on X: failing it would invite a second
+            # copy. It waits, unknown, and is looked for again once a person
+            # reconnects the account.
+            account = post.account
+            account.refresh_from_db()
+            if account.is_active:
+                account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
+            mine.update(
+                next_attempt_at=now,
+                last_error=f"Reconnect @{account.username} to find out whether X published this post: {error.message}",
+            )
             return "waiting"
         mine.update(next_attempt_at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS))
         return "waiting"
