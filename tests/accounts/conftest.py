@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
-
-def _staff(username: str):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "pw-" + username, is_staff=True)
+from tests.people import client_for, staff
 
 
 @pytest.fixture
 def alice(db):
-    return _staff("alice")
+    return staff("alice")
 
 
 @pytest.fixture
 def bob(db):
-    return _staff("bob")
+    return staff("bob")
 
 
 @pytest.fixture
@@ -29,6 +26,4 @@ def alice_client(client, alice) -> Client:
 
 @pytest.fixture
 def bob_client(bob) -> Client:
-    other = Client()
-    other.force_login(bob)
-    return other
+    return client_for(bob)

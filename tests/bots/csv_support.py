@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.test import Client
-
 from accounts.models import XAccount
+from tests.people import client_for, staff
+
+__all__ = ["HEADER", "UPLOAD", "account_of", "client_for", "csv_bytes", "serve", "staff"]
 
 HEADER = ("account", "text", "scheduled_at", "thread", "media")
 UPLOAD = "/admin/bots/importjob/add/"
@@ -27,19 +27,10 @@ def csv_bytes(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER, *, 
     return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode()
 
 
-def staff(username: str, zone: str):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "pw", is_staff=True,
-                                                timezone=zone)
-
 
 def account_of(owner, username: str, x_user_id: str) -> XAccount:
     return XAccount.objects.create(owner=owner, x_user_id=x_user_id, username=username, auth_method="oauth2")
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def serve(directory: Path) -> Iterator[str]:

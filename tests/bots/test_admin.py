@@ -16,6 +16,7 @@ from accounts.models import XAccount
 from bots import services
 from bots.models import Post, PostMedia
 from bots.validation import text_count
+from tests.people import staff
 from tests.sandbox.xapi import mp4, png
 
 from .admin_pages import (
@@ -34,20 +35,14 @@ from .conftest import link_with_minted_tokens
 Status = Post.Status
 
 
-def _staff(username: str, **fields):
-    return get_user_model().objects.create_user(
-        username, f"{username}@example.com", "pw-" + username, is_staff=True, timezone="UTC", **fields
-    )
-
-
 @pytest.fixture
 def alice(db):
-    return _staff("alice")
+    return staff("alice")
 
 
 @pytest.fixture
 def bob(db):
-    return _staff("bob")
+    return staff("bob")
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import XAccount
 from bots.models import Post
+from tests.people import client_for, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,6 @@ CALENDAR = "/admin/bots/postcalendar/"
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
 
-
-def staff(username: str, zone: str, **extra):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "pw", is_staff=True,
-                                                timezone=zone, **extra)
 
 
 @pytest.fixture
@@ -49,11 +45,6 @@ def omar_account(db):
     omar = staff("omar", "Europe/Paris")
     return XAccount.objects.create(owner=omar, x_user_id="2002", username="omar_bot", auth_method="oauth2")
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def post(account, text, at, status=Post.Status.SCHEDULED, **fields) -> Post:

@@ -7,12 +7,9 @@ from __future__ import annotations
 import requests
 
 from bots.models import Post
-
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, published, sandbox_posts, schedule
-
-
 
 
 def test_a_scheduled_post_is_published_once_after_its_time(pipeline, sandbox, owner):

@@ -18,16 +18,13 @@ from django_celery_beat.models import PeriodicTask
 from accounts.models import XAccount
 from bots import recurring, slots
 from bots.models import Bot, BotItem, BotRun, Post, PostingSlot
+from tests.people import client_for, staff
 
 pytestmark = pytest.mark.django_db
 
 BOTS = "/admin/bots/bot/"
 QUEUES = "/admin/bots/postingqueue/"
 
-
-def staff(username: str, zone: str):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "pw", is_staff=True,
-                                                timezone=zone)
 
 
 @pytest.fixture
@@ -49,11 +46,6 @@ def alice_account(alice) -> XAccount:
 def bob_account(bob) -> XAccount:
     return XAccount.objects.create(owner=bob, x_user_id="1002", username="bob_news", auth_method="oauth2")
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
