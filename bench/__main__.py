@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import subprocess
 import sys
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Celery worker processes, K (default %(default)s)")
     parser.add_argument("--threads", type=int, default=DEFAULT_LAYOUT.threads,
                         help="threads per worker process (default %(default)s)")
+    parser.add_argument("--pool", choices=("threads", "prefork"), default=DEFAULT_LAYOUT.pool,
+                        help="the workers' pool: threads (one process, C threads) or prefork (C child "
+                             "processes); default %(default)s")
     parser.add_argument("--claim-batch", type=int, default=500, help="POST_CLAIM_BATCH (default %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench",
                         help="where results.json and lateness.png go (default var/bench)")
@@ -59,11 +63,19 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["chaos"]:
+        # Its own processes, settings and faults: bench/chaos.py.
+        from .chaos import main as chaos
+
+        return chaos(argv[1:])
     args = parse_args(argv)
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
-    layout = Layout(processes=args.processes, threads=args.threads)
+    layout = Layout(processes=args.processes, threads=args.threads, pool=args.pool)
     results = Results(notes=[f"machine: {machine()}",
-                             f"layout: {layout.processes} worker processes x {layout.threads} threads",
+                             # Anything else running on the machine shows here (2.0 fills two cores).
+                             f"load average before the run: {os.getloadavg()[0]:.1f}",
+                             f"layout: {layout.processes} worker processes x {layout.threads} ({layout.pool} pool)",
                              f"command: python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}"])
     print("\n".join(results.notes), flush=True)
     began = time.monotonic()
@@ -84,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in scenarios:
                 print(f"\n== {name}", flush=True)
                 importlib.import_module(f"bench.{name}").run(world, results)
+                results.save(args.out / "results.json")
         except Exception:
             traceback.print_exc()
             print(system.log_tail(), file=sys.stderr)
@@ -91,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             system.stop_platform()
+    results.notes.append(f"load average after the run: {os.getloadavg()[0]:.1f}")
     results.notes.append(f"wall time: {time.monotonic() - began:.0f} s")
     results.save(args.out / "results.json")
     if results.lateness:
-        plot_lateness(results.lateness, args.out / "lateness.png",
+        plot_lateness(results.lateness, results.unpublished, args.out / "lateness.png",
                       title=f"Lateness per design ({'small run' if args.small else 'steady load, 20 posts/s'})")
     print("\n" + results.table())
     print(f"\n{results.notes[-1]}; figures in {args.out / 'results.json'}")

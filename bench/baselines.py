@@ -28,7 +28,9 @@ def run(world: World, results: Results) -> None:
     platform = world.runs[("platform", pending)]
     periodic = world.runs[("periodic_task", pending)]
     ours = percentile(platform.late, 99, missing=platform.missing)
-    theirs = percentile(periodic.late, 99, missing=periodic.missing)
-    ratio = math.inf if theirs == math.inf or ours <= 0 else theirs / ours
-    results.add("baselines", f"p99 lateness, (a) ÷ platform, {pending:,} pending", ratio, "×",
+    # (a)'s p99 may be beyond the run's end: the ratio is then a lower bound.
+    theirs = percentile(periodic.at_least, 99)
+    bound = ", at least" if periodic.missing else ""
+    ratio = math.inf if ours <= 0 else theirs / ours
+    results.add("baselines", f"p99 lateness, (a) ÷ platform, {pending:,} pending{bound}", ratio, "×",
                 target="≥ 10×", check=lambda v: v >= 10)

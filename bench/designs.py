@@ -21,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from .harness import usage, wait_for
 from .report import Results, percentile
 from .world import (
@@ -44,6 +46,9 @@ class Run:
     beat_rss: int
     worker_cpu: float
     worker_rss: int
+    grace: float
+    # Lateness with every unpublished post counted as published when the run gave up.
+    at_least: list[float]
 
 
 class Design:
@@ -166,8 +171,13 @@ def reset(world: World) -> None:
     world.system.stop_platform()
     world.system.redis.client().flushall()
     clear_posts()
-    PeriodicTask.objects.filter(name__startswith=BASELINE_NAME).delete()
-    ClockedSchedule.objects.filter(periodictask__isnull=True).delete()
+    # Plain DELETEs: the models' delete signals would mark the schedule
+    # changed once per row, minutes for 10,000 tasks and their clocks.
+    tasks, clocks = PeriodicTask._meta.db_table, ClockedSchedule._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {tasks} WHERE name LIKE %s", [f"{BASELINE_NAME}%"])
+        cursor.execute(f"DELETE FROM {clocks} WHERE id NOT IN "
+                       f"(SELECT clocked_id FROM {tasks} WHERE clocked_id IS NOT NULL)")
     PeriodicTasks.update_changed()
 
 
@@ -233,14 +243,17 @@ def measure(world: World, design: Design, load: Load) -> Run:
         design.schedule(world, accounts[n % len(accounts)], text, due[text])
     last_due = max(due.values())
     time.sleep(max(0.0, last_due - time.time()))
-    wait_published(prefix, count, seconds=load.grace, system=world.system)
+    gave_up = wait_published(prefix, count, seconds=load.grace, system=world.system)
     beat_cpu = usage(world.system.beat_pids()).cpu_seconds - beat_before
     worker_cpu = usage(world.system.worker_pids()).cpu_seconds - workers_before
     sampler.done.set()
     sampler.join()
-    late, missing, doubled = lateness(due, sandbox_arrivals(world.sandbox, since))
+    arrivals = sandbox_arrivals(world.sandbox, since)
+    late, missing, doubled = lateness(due, arrivals)
+    # A post still unpublished when the run gave up was at least this late.
+    at_least = late + [gave_up - at for text, at in due.items() if text not in arrivals]
     run = Run(design.label, load.pending, late, missing, doubled, beat_cpu, sampler.beat_rss, worker_cpu,
-              sampler.worker_rss)
+              sampler.worker_rss, load.grace, at_least)
     reset(world)
     use_platform_schedule(True)
     return run
@@ -250,9 +263,13 @@ def report(results: Results, scenario: str, run: Run, *, p99_target: str = "",
            check=None) -> None:
     tag = f"{run.label}, {run.pending:,} pending"
     results.lateness[tag] = run.late
+    results.unpublished[tag] = run.missing
     results.add(scenario, f"{tag}: posts sent twice", run.doubled, "", target="0", check=lambda v: v == 0)
     if run.missing:
-        results.add(scenario, f"{tag}: posts not published in time", run.missing, "")
+        results.add(scenario, f"{tag}: posts not published by {run.grace:g} s after the last one was due "
+                              "(counted as never)", run.missing, "")
+        results.add(scenario, f"{tag}: lateness p99, at least (unpublished posts counted as published "
+                              "when the run gave up)", percentile(run.at_least, 99), "s")
     results.add(scenario, f"{tag}: lateness p50", percentile(run.late, 50, missing=run.missing), "s")
     results.add(scenario, f"{tag}: lateness p99", percentile(run.late, 99, missing=run.missing), "s",
                 target=p99_target, check=check)

@@ -25,7 +25,7 @@ class Figure:
         if self.value is None:
             return "n/a"
         if self.value == math.inf:
-            return "never"
+            return "∞" if self.unit == "×" else "never"
         if self.unit == "s" and abs(self.value) < 1:
             return f"{self.value * 1000:.0f} ms"
         if abs(self.value) >= 100 or float(self.value).is_integer():
@@ -36,8 +36,10 @@ class Figure:
 @dataclass
 class Results:
     figures: list[Figure] = field(default_factory=list)
-    # Lateness samples per design for the plot, in seconds.
+    # Lateness samples per design for the plot, in seconds, and how many
+    # posts of each were never published within the run.
     lateness: dict[str, list[float]] = field(default_factory=dict)
+    unpublished: dict[str, int] = field(default_factory=dict)
     explain: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -62,6 +64,7 @@ class Results:
         path.write_text(json.dumps({
             "figures": [asdict(f) for f in self.figures],
             "lateness": self.lateness,
+            "unpublished": self.unpublished,
             "explain": self.explain,
             "notes": self.notes,
         }, indent=1))
@@ -80,7 +83,7 @@ def percentile(values: list[float], q: float, *, missing: int = 0) -> float:
     return data[low] + (data[high] - data[low]) * (rank - low)
 
 
-def plot_lateness(lateness: dict[str, list[float]], path: Path, *, title: str) -> None:
+def plot_lateness(lateness: dict[str, list[float]], unpublished: dict[str, int], path: Path, *, title: str) -> None:
     """One empirical CDF per design and backlog (solid: nothing else pending,
     dashed: many pending) on a log time axis: how late the n-th percent of
     posts was."""
@@ -90,7 +93,7 @@ def plot_lateness(lateness: dict[str, list[float]], path: Path, *, title: str) -
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 6.4), dpi=110)
     colours = {}
     for label, values in lateness.items():
         design, _, pending = label.rpartition(", ")
@@ -100,10 +103,12 @@ def plot_lateness(lateness: dict[str, list[float]], path: Path, *, title: str) -
         data = sorted(max(v, 1e-3) for v in values)
         if not data:
             continue
-        fractions = [100 * (n + 1) / len(data) for n in range(len(data))]
-        p99 = percentile(values, 99)
+        # Posts never published count in the whole: such a line stops below 100 %.
+        missing = unpublished.get(label, 0)
+        fractions = [100 * (n + 1) / (len(data) + missing) for n in range(len(data))]
+        p99 = percentile(values, 99, missing=missing)
         ax.step(data, fractions, where="post", linewidth=2, color=colour,
-                linestyle="-" if pending.startswith("0 ") else "--", label=f"{label} (p99 {_short(p99)})")
+                linestyle="-" if pending.startswith("0 ") else "--", label=f"{label} (p99 {_short(p99)}" + (f"; {missing:,} never published)" if missing else ")"))
     ax.set_xscale("log")
     ax.set_xlabel("lateness: arrival on the sandbox − scheduled time (seconds, log scale)")
     ax.set_ylabel("posts at most this late (%)")
@@ -111,8 +116,8 @@ def plot_lateness(lateness: dict[str, list[float]], path: Path, *, title: str) -
     ax.axhline(99, color="grey", linewidth=0.8, linestyle=":")
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
