@@ -6,18 +6,25 @@ tweepy loop with the same concurrency."""
 
 from __future__ import annotations
 
+import resource
 import time
 
 from bots.models import Post
 
 from . import ceiling
-from .harness import HarnessError
+from .harness import HarnessError, usage
 from .report import Results, percentile
 from .world import (
     World, clear_posts, database_sessions, lateness, new_post, sandbox_arrivals, sandbox_call, start_platform, wait_published,
 )
 
 LEAD_SECONDS = 3.0
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the ceiling's processes)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def run(world: World, results: Results) -> None:
@@ -34,10 +41,14 @@ def run(world: World, results: Results) -> None:
     sandbox_call("PUT", f"{world.sandbox}/_sandbox/settings", json={"duplicate_window": 0})
     try:
         since = time.time()
+        sandbox_cpu = usage(world.system.sandbox.pids()).cpu_seconds
+        loop_cpu = _children_cpu()
         started, errors = ceiling.post_all(
             world.sandbox, [(owner.access_token, text) for owner, text in zip(owners, texts)],
             processes=world.layout.processes, threads=world.layout.threads,
         )
+        loop_cpu = _children_cpu() - loop_cpu
+        sandbox_cpu_ceiling = usage(world.system.sandbox.pids()).cpu_seconds - sandbox_cpu
         if errors:
             raise HarnessError(f"the ceiling loop failed {len(errors)} times, e.g. {errors[0]}")
         arrived = sandbox_arrivals(world.sandbox, since)
@@ -46,10 +57,14 @@ def run(world: World, results: Results) -> None:
         clear_posts()
         start_platform(world)
         sessions = database_sessions()
+        platform_cpu = usage(world.system.worker_pids() + world.system.beat_pids()).cpu_seconds
+        sandbox_cpu = usage(world.system.sandbox.pids()).cpu_seconds
         due = time.time() + LEAD_SECONDS
         since = time.time()
         Post.objects.bulk_create([new_post(owner, text, due) for owner, text in zip(owners, texts)], batch_size=1000)
         wait_published(prefix, posts, seconds=120 if not world.small else 60, system=world.system)
+        platform_cpu = usage(world.system.worker_pids() + world.system.beat_pids()).cpu_seconds - platform_cpu
+        sandbox_cpu_platform = usage(world.system.sandbox.pids()).cpu_seconds - sandbox_cpu
         sessions = database_sessions() - sessions
         world.system.stop_platform()
     finally:
@@ -64,6 +79,10 @@ def run(world: World, results: Results) -> None:
     results.add("burst", "ceiling drain time (bare tweepy loop)", ceiling_drain, "s")
     results.add("burst", "platform drain ÷ ceiling drain", drain / ceiling_drain, "×", target="≤ 1.5",
                 check=lambda v: v <= 1.5)
+    results.add("burst", "CPU per post: platform (workers and beat)", platform_cpu / posts, "s")
+    results.add("burst", "CPU per post: ceiling loop", loop_cpu / posts, "s")
+    results.add("burst", "CPU per post: sandbox, serving the platform", sandbox_cpu_platform / posts, "s")
+    results.add("burst", "CPU per post: sandbox, serving the ceiling", sandbox_cpu_ceiling / posts, "s")
     for q in (50, 95, 99):
         results.add("burst", f"lateness p{q}", percentile(late, q, missing=missing), "s")
     results.add("burst", "lateness max", max(late) if late else None, "s")

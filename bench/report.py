@@ -26,6 +26,8 @@ class Figure:
             return "n/a"
         if self.value == math.inf:
             return "∞" if self.unit == "×" else "never"
+        if self.unit == "s" and abs(self.value) < 0.01:
+            return f"{self.value * 1000:.1f} ms"
         if self.unit == "s" and abs(self.value) < 1:
             return f"{self.value * 1000:.0f} ms"
         if abs(self.value) >= 100 or float(self.value).is_integer():
@@ -92,6 +94,8 @@ def plot_lateness(lateness: dict[str, list[float]], unpublished: dict[str, int],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not any(label.endswith("pending") for label in lateness):
+        return  # only the burst ran: another load, not plotted
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(10, 6.4), dpi=110)
     colours = {}
