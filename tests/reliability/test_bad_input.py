@@ -6,8 +6,8 @@ two things: the answer carries words a person can act on, and nothing else
 changed — the rows of every table a mistake could touch, and the posts on X
 (the sandbox), are the same before and after.
 
-CSV import is not in the table: no importer is committed yet (issue 7 names
-it); its rows belong here when it is.
+A CSV file refused as a whole changes nothing at all; a file with bad rows
+leaves only the import's record, which is its report (nothing is imported).
 """
 
 from __future__ import annotations
@@ -33,18 +33,19 @@ from django_celery_beat.models import PeriodicTask
 from accounts import gateway
 from accounts.models import LinkAttempt, XAccount
 from botplatform.schedules import install_schedules
-from bots import recurring
-from bots.models import Bot, BotItem, Post, PostingSlot, PostMedia
+from bots import csv_io, recurring
+from bots.models import Bot, BotItem, ImportJob, Post, PostingSlot, PostMedia
 from tests.accounts.linking import OAUTH1_START, OAUTH2_START, query, start
 from tests.bots.admin_pages import ADD, CHANGELIST, post_form
 from tests.bots.conftest import link_with_minted_tokens
+from tests.bots.csv_support import UPLOAD, csv_bytes
 from tests.bots.test_scheduling_admin import BOTS, QUEUES, bot_form
 from tests.foundation.django_process import manage, production_env
 from tests.sandbox.consent import approve
 from tests.sandbox.xapi import mp4, png
 from tests.support import free_port
 
-TABLES = (Post, PostMedia, XAccount, LinkAttempt, Bot, BotItem, PostingSlot, PeriodicTask)
+TABLES = (Post, PostMedia, XAccount, LinkAttempt, Bot, BotItem, PostingSlot, PeriodicTask, ImportJob)
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Case:
     # The words the answer must carry (all of them, when several).
     says: str | tuple[str, ...]
     prepare: Callable[[World], None] | None = None
+    # Tables that gain exactly one row by design: the record of a refusal.
+    records: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,57 @@ ADMIN_FORMS = [
         CHANGELIST, {"action": "add_to_queue", "_selected_action": [w.scratch["carol_draft"]]}, follow=True)),
          "@carol_daily has no posting slots: add weekly times under Posting queues.",
          prepare=lambda w: w.scratch.update(carol_draft=Post.objects.create(account=w.carol, text="Later").pk)),
+]
+
+
+# --- CSV import -------------------------------------------------------------------------------
+
+LATER = f"{timezone.now().year + 2}-06-01T09:00:00+02:00"
+
+
+def upload(world: World, data: bytes, zone: str = "UTC") -> str:
+    """The upload page's answer to a file it refuses outright."""
+    file = SimpleUploadedFile("posts.csv", data, content_type="text/csv")
+    return page(world.alice_client.post(UPLOAD, {"file": file, "time_zone": zone}))
+
+
+def imported(world: World, *rows: list[str]) -> str:
+    """Upload a file, do the worker's part in this process, and read the job's page: its report."""
+    response = world.alice_client.post(UPLOAD, {
+        "file": SimpleUploadedFile("posts.csv", csv_bytes(rows), content_type="text/csv"), "time_zone": "UTC"})
+    assert response.status_code == 302, page(response)[:2000]
+    job = csv_io.import_job_run(job_id=ImportJob.objects.latest("pk").pk)
+    return page(world.alice_client.get(f"/admin/bots/importjob/{job.pk}/change/"))
+
+
+CSV_IMPORT = [
+    Case("csv: an empty file", lambda w: upload(w, b""), "The file is empty"),
+    Case("csv: an unknown column", lambda w: upload(w, csv_bytes([["@alice_bot", "Hi"]],
+                                                                   header=("account", "text", "when"))),
+         "Row 1 (the header) has unknown column(s): 'when'"),
+    Case("csv: no account column", lambda w: upload(w, csv_bytes([["Hi"]], header=("text",))),
+         "Row 1 (the header) lacks the column(s) account"),
+    Case("csv: Latin-1", lambda w: upload(w, csv_bytes([["@alice_bot", "Café"]]).decode().encode("latin-1")),
+         "The file is not UTF-8 (byte 0xe9 on line 2 is not valid UTF-8"),
+    Case("csv: UTF-16", lambda w: upload(w, csv_bytes([["@alice_bot", "Hi"]]).decode().encode("utf-16")),
+         "The file is UTF-16"),
+    Case("csv: unknown time zone", lambda w: upload(w, csv_bytes([["@alice_bot", "Hi", LATER, "", ""]]),
+                                                    zone="Mars/Olympus"),
+         "Unknown time zone “Mars/Olympus”: choose an IANA name such as Europe/Paris"),
+    Case("csv row: another user's account", lambda w: imported(w, ["@alice_bot", "Fine", LATER, "", ""],
+                                                               ["@bob_news", "Not mine", LATER, "", ""]),
+         ("Nothing was imported: fix the rows below", "@bob_news is not one of your X accounts"),
+         prepare=lambda w: link_with_minted_tokens(w.sandbox, w.bob, "bob_news"), records=("ImportJob",)),
+    Case("csv row: a time in words", lambda w: imported(w, ["@alice_bot", "Bad time", "next tuesday", "", ""]),
+         ("Nothing was imported", "“next tuesday” is not a date and time in ISO 8601"), records=("ImportJob",)),
+    Case("csv row: text over 280", lambda w: imported(w, ["@alice_bot", "x" * 281, LATER, "", ""]),
+         ("Nothing was imported", "The text is 281 characters long by X's count; the limit is 280"),
+         records=("ImportJob",)),
+    Case("csv row: media outside the media folder",
+         lambda w: imported(w, ["@alice_bot", "Outside", LATER, "", "../secret.png"]),
+         ("Nothing was imported", "../secret.png is outside the media folder"), records=("ImportJob",)),
+    Case("csv row: a time in the past", lambda w: imported(w, ["@alice_bot", "Past", "2020-01-01T09:00:00Z", "", ""]),
+         ("Nothing was imported", "is in the past"), records=("ImportJob",)),
 ]
 
 
@@ -404,7 +458,7 @@ SETTINGS = [
          "X_API_BASE must be an http:// or https:// URL"),
 ]
 
-CASES = ADMIN_FORMS + COMMANDS + OAUTH_CALLBACKS + HEALTHZ + SETTINGS
+CASES = ADMIN_FORMS + CSV_IMPORT + COMMANDS + OAUTH_CALLBACKS + HEALTHZ + SETTINGS
 
 
 def shown(answer: str) -> str:
@@ -455,4 +509,6 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(world: World, case: 
     for words in (case.says,) if isinstance(case.says, str) else case.says:
         assert words in answer, shown(answer)
     assert "Traceback" not in answer
-    assert snapshot(world) == before
+    after = snapshot(world)
+    assert after.rows == {name: n + (name in case.records) for name, n in before.rows.items()}
+    assert (after.accounts, after.on_x) == (before.accounts, before.on_x)
