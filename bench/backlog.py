@@ -47,9 +47,14 @@ def copy_future_posts(world: World, count: int, *, offset: int) -> float:
                     elif which == 2:
                         row[position] = due
                 copy.write_row(row)
+    elapsed = time.perf_counter() - began
+    # Measured ticks must not pay for the bulk load: VACUUM sets the new rows'
+    # hint bits and ANALYZE gives the planner their statistics, as autovacuum
+    # would soon after, and a pause lets the background writer catch up.
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Post._meta.db_table}")
-    return time.perf_counter() - began
+        cursor.execute(f"VACUUM (ANALYZE) {Post._meta.db_table}")
+    time.sleep(2)
+    return elapsed
 
 
 def add_due_posts(world: World) -> list[int]:
@@ -108,18 +113,18 @@ def explain_claim(due_ids: list[int]) -> str:
 
 
 def run(world: World, results: Results) -> None:
-    small_rows, big_rows, repeats = (100, 5_000, 5) if world.small else (1_000, 1_000_000, 30)
+    small_rows, big_rows, repeats = (100, 5_000, 5) if world.small else (1_000, 1_000_000, 31)
     print(f"backlog: dispatcher tick with {small_rows:,} and {big_rows:,} future posts", flush=True)
     clear_posts()
     world.system.redis.client().flushall()
     copy_future_posts(world, small_rows, offset=0)
-    idle_small = tick_seconds(repeats)
+    idle_small = tick_seconds(repeats * 5)
     due_ids = add_due_posts(world)
     busy_small = tick_seconds(repeats, due_ids)
     Post.objects.filter(pk__in=due_ids).delete()
 
     insert_seconds = copy_future_posts(world, big_rows - small_rows, offset=small_rows)
-    idle_big = tick_seconds(repeats)
+    idle_big = tick_seconds(repeats * 5)
     due_ids = add_due_posts(world)
     busy_big = tick_seconds(repeats, due_ids)
     plan = explain_claim(due_ids)
@@ -131,7 +136,7 @@ def run(world: World, results: Results) -> None:
     world.system.redis.client().flushall()
 
     results.add("backlog", f"rows in the posts table for the big case ({size})", rows, "")
-    results.add("backlog", f"COPY of {big_rows - small_rows:,} future posts (with ANALYZE)", insert_seconds, "s")
+    results.add("backlog", f"COPY of {big_rows - small_rows:,} future posts", insert_seconds, "s")
     results.add("backlog", f"tick, nothing due, {small_rows:,} rows", idle_small, "s")
     results.add("backlog", f"tick, nothing due, {big_rows:,} rows", idle_big, "s")
     results.add("backlog", "tick ratio, nothing due (big ÷ small)", idle_big / idle_small, "×",
