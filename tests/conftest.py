@@ -18,13 +18,14 @@ from celery.beat import Service
 from celery.contrib.testing.worker import start_worker
 from celery.worker import WorkController
 from django.db import connections
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from botplatform.celery import app as celery_app
 from botplatform.schedules import install_schedules
+from tests.people import client_for, staff
 from tests.support import free_port, start_sandbox, stop_sandbox
 
 
@@ -137,3 +138,27 @@ def http() -> Iterator[requests.Session]:
     """A browser's worth of HTTP (cookies kept) for pages on the sandbox."""
     with requests.Session() as session:
         yield session
+
+
+# Two staff users who are not superusers, each signed in on a client of their own.
+
+
+@pytest.fixture
+def alice(db):
+    return staff("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return staff("bob")
+
+
+@pytest.fixture
+def alice_client(client, alice) -> Client:
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return client_for(bob)

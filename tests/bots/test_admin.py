@@ -16,7 +16,6 @@ from accounts.models import XAccount
 from bots import services
 from bots.models import Post, PostMedia
 from bots.validation import text_count
-from tests.people import staff
 from tests.sandbox.xapi import mp4, png
 
 from .admin_pages import (
@@ -33,29 +32,6 @@ from .admin_pages import (
 from .conftest import link_with_minted_tokens
 
 Status = Post.Status
-
-
-@pytest.fixture
-def alice(db):
-    return staff("alice")
-
-
-@pytest.fixture
-def bob(db):
-    return staff("bob")
-
-
-@pytest.fixture
-def alice_client(client, alice) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_client(bob) -> Client:
-    other = Client()
-    other.force_login(bob)
-    return other
 
 
 @pytest.fixture

@@ -36,11 +36,32 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
+def _page_in(browser, zone: str | None = None, **options):
+    context = browser.new_context(timezone_id=zone, **options) if zone else browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    return context, page
+
+
+@pytest.fixture
+def paris_page(browser):
+    """A browser whose clock is in Paris, as the person's is."""
+    context, page = _page_in(browser, "Europe/Paris", viewport={"width": 1400, "height": 1000})
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def new_york_page(browser):
+    """A browser whose clock is in New York, as the person's is."""
+    context, page = _page_in(browser, "America/New_York", viewport={"width": 1400, "height": 900})
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(browser):
+    context, page = _page_in(browser)
     yield page
     context.close()
 

@@ -41,14 +41,6 @@ TEXTS = (
 )
 
 
-@pytest.fixture
-def paris_page(browser):
-    context = browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
 
 def at(day, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=PARIS)

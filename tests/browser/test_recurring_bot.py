@@ -27,14 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "recurring-bot.png"
 
 
-@pytest.fixture
-def paris_page(browser):
-    context = browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
 
 def test_create_a_recurring_bot_and_see_its_first_post_published(paris_page, live_server, beat, sandbox, tmp_path):
     page = paris_page

@@ -29,16 +29,6 @@ NEW_YORK = ZoneInfo("America/New_York")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "schedule-post.png"
 
 
-@pytest.fixture
-def new_york_page(browser):
-    """A browser whose clock is in New York, as the person's is."""
-    context = browser.new_context(timezone_id="America/New_York", viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def test_schedule_a_thread_and_see_it_in_my_time_zone(new_york_page, live_server, sandbox, tmp_path):
     page = new_york_page
     nina = get_user_model().objects.create_user(
