@@ -111,8 +111,9 @@ def plot_lateness(lateness: dict[str, list[float]], unpublished: dict[str, int],
         missing = unpublished.get(label, 0)
         fractions = [100 * (n + 1) / (len(data) + missing) for n in range(len(data))]
         p99 = percentile(values, 99, missing=missing)
+        never = f"; {missing:,} never published" if missing else ""
         ax.step(data, fractions, where="post", linewidth=2, color=colour,
-                linestyle="-" if pending.startswith("0 ") else "--", label=f"{label} (p99 {_short(p99)}" + (f"; {missing:,} never published)" if missing else ")"))
+                linestyle="-" if pending.startswith("0 ") else "--", label=f"{label} (p99 {_short(p99)}{never})")
     ax.set_xscale("log")
     ax.set_xlabel("lateness: arrival on the sandbox − scheduled time (seconds, log scale)")
     ax.set_ylabel("posts at most this late (%)")
