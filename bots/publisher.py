@@ -209,14 +209,16 @@ def _after_error(post: Post, error: XError, *, may_have_sent: bool) -> str:
     account = post.account
     if error.kind == XErrorKind.RATE_LIMITED:
         reset = error.reset_at or now + timedelta(minutes=15)
-        XAccount.objects.filter(pk=account.pk).update(rate_limited_until=reset)
-        mine.update(
-            status=Post.Status.SCHEDULED,
-            claim_token="",
-            maybe_sent=may_have_sent,
-            next_attempt_at=reset + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
-            last_error=error.message,
-        )
+        # The account's pause and the post's return are seen together, or not at all.
+        with transaction.atomic():
+            XAccount.objects.filter(pk=account.pk).update(rate_limited_until=reset)
+            mine.update(
+                status=Post.Status.SCHEDULED,
+                claim_token="",
+                maybe_sent=may_have_sent,
+                next_attempt_at=reset + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
+                last_error=error.message,
+            )
         return "rate limited"
     if error.kind == XErrorKind.NEEDS_REAUTH:
         account.refresh_from_db()
