@@ -51,6 +51,21 @@ class Run:
     at_least: list[float]
 
 
+def pending_posts(world: World, count: int, *, dispatchable: bool) -> tuple[list, list[float]]:
+    """``count`` posts spread over the day after the next ten minutes, across
+    the world's accounts; the posts and their due times (epoch seconds)."""
+    from bots.models import Post
+
+    start = time.time() + 600
+    dues = [start + n * 86_400 / count for n in range(count)]
+    posts = Post.objects.bulk_create(
+        [new_post(world.accounts[n % len(world.accounts)], f"pending {world.run_tag} {n}", due,
+                  dispatchable=dispatchable) for n, due in enumerate(dues)],
+        batch_size=5_000,
+    )
+    return posts, dues
+
+
 class Design:
     label = ""
     key = ""
@@ -70,14 +85,7 @@ class Platform(Design):
     platform_schedule = True
 
     def add_pending(self, world: World, count: int) -> None:
-        from bots.models import Post
-
-        start = time.time() + 600
-        Post.objects.bulk_create(
-            [new_post(world.accounts[n % len(world.accounts)], f"pending {world.run_tag} {n}",
-                      start + n * 86_400 / count) for n in range(count)],
-            batch_size=5_000,
-        )
+        pending_posts(world, count, dispatchable=True)
 
     def schedule(self, world: World, account, text: str, due: float) -> None:
         new_post(account, text, due).save()
@@ -91,15 +99,7 @@ class PeriodicTaskPerPost(Design):
     def add_pending(self, world: World, count: int) -> None:
         from django_celery_beat.models import ClockedSchedule, PeriodicTask, PeriodicTasks
 
-        from bots.models import Post
-
-        start = time.time() + 600
-        dues = [start + n * 86_400 / count for n in range(count)]
-        posts = Post.objects.bulk_create(
-            [new_post(world.accounts[n % len(world.accounts)], f"pending {world.run_tag} {n}", due,
-                      dispatchable=False) for n, due in enumerate(dues)],
-            batch_size=5_000,
-        )
+        posts, dues = pending_posts(world, count, dispatchable=False)
         clocks = ClockedSchedule.objects.bulk_create([ClockedSchedule(clocked_time=at_epoch(d)) for d in dues],
                                                      batch_size=5_000)
         PeriodicTask.objects.bulk_create(
@@ -126,15 +126,8 @@ class EtaPerPost(Design):
 
     def add_pending(self, world: World, count: int) -> None:
         from bench.baseline_tasks import publish_scheduled_post
-        from bots.models import Post
 
-        start = time.time() + 600
-        dues = [start + n * 86_400 / count for n in range(count)]
-        posts = Post.objects.bulk_create(
-            [new_post(world.accounts[n % len(world.accounts)], f"pending {world.run_tag} {n}", due,
-                      dispatchable=False) for n, due in enumerate(dues)],
-            batch_size=5_000,
-        )
+        posts, dues = pending_posts(world, count, dispatchable=False)
         for post, due in zip(posts, dues):
             publish_scheduled_post.apply_async((post.pk,), eta=at_epoch(due))
         # The workers take every ETA task off the queue at once and hold it.
