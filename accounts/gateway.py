@@ -397,7 +397,7 @@ def _account_model():
 
 def refresh_tokens(account, *, force: bool = False):
     """Make sure an OAuth 2.0 account holds a live access token; returns the
-    account as given when its token is fresh, else as re-read under its row lock.
+    account as re-read under its row lock.
 
     Refresh tokens rotate: the one used dies. So the refresh runs in a transaction
     holding the account's row lock and re-reads the row once the lock is taken:
@@ -406,15 +406,12 @@ def refresh_tokens(account, *, force: bool = False):
     after a 401 unless another worker already replaced the token that failed.
     """
     model = _account_model()
-    margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
-    if not force and account.token_expires_at and account.token_expires_at > timezone.now() + margin:
-        # Fresh as loaded: nothing to refresh, so no lock to take (most calls).
-        return account
     stale_access_token = account.oauth2_access_token
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=account.pk)
         if locked.auth_method != model.AuthMethod.OAUTH2 or locked.status != model.Status.ACTIVE:
             return locked
+        margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
         if force:
             if locked.oauth2_access_token != stale_access_token:
                 return locked
@@ -443,27 +440,20 @@ def refresh_tokens(account, *, force: bool = False):
         return locked
 
 
-def _user_client(*, oauth1: tuple[str, str] | None = None, bearer: str | None = None) -> tweepy.Client:
-    """A tweepy Client in user context: OAuth 1.0a (token, secret) or an OAuth
-    2.0 user access token, sent through the gateway's transport."""
-    if oauth1 is not None:
+def client_for(account) -> tweepy.Client:
+    """A ready tweepy Client acting as ``account`` (OAuth 1.0a or 2.0 user context)."""
+    model = _account_model()
+    if account.auth_method == model.AuthMethod.OAUTH1:
         client = tweepy.Client(
             consumer_key=settings.X_CONSUMER_KEY,
             consumer_secret=settings.X_CONSUMER_SECRET,
-            access_token=oauth1[0],
-            access_token_secret=oauth1[1],
+            access_token=account.oauth1_token,
+            access_token_secret=account.oauth1_token_secret,
         )
     else:
-        client = tweepy.Client(bearer_token=bearer)
+        client = tweepy.Client(bearer_token=account.oauth2_access_token)
     mount_transport(client.session)
     return client
-
-
-def client_for(account) -> tweepy.Client:
-    """A ready tweepy Client acting as ``account`` (OAuth 1.0a or 2.0 user context)."""
-    if account.auth_method == _account_model().AuthMethod.OAUTH1:
-        return _user_client(oauth1=(account.oauth1_token, account.oauth1_token_secret))
-    return _user_client(bearer=account.oauth2_access_token)
 
 
 def app_client() -> tweepy.Client | None:
@@ -533,9 +523,15 @@ def get_me_with(client: tweepy.Client, user_auth: bool) -> XUser:
 def me_for_tokens(*, oauth1: OAuth1Tokens | None = None, oauth2: OAuth2Tokens | None = None) -> XUser:
     """``GET /2/users/me`` with freshly issued tokens, before any account exists."""
     if oauth1 is not None:
-        client = _user_client(oauth1=(oauth1.token, oauth1.secret))
+        client = tweepy.Client(
+            consumer_key=settings.X_CONSUMER_KEY,
+            consumer_secret=settings.X_CONSUMER_SECRET,
+            access_token=oauth1.token,
+            access_token_secret=oauth1.secret,
+        )
     else:
-        client = _user_client(bearer=oauth2.access_token)
+        client = tweepy.Client(bearer_token=oauth2.access_token)
+    mount_transport(client.session)
     return get_me_with(client, oauth1 is not None)
 
 
