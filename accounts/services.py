@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -312,3 +313,11 @@ def reencrypt_tokens() -> int:
             attempt.save(update_fields=["request_token", "request_token_secret", "state", "code_verifier"])
             count += 1
     return count
+
+
+def xaccount_pause(*, account_id: int, until: datetime) -> None:
+    """X answered 429 for the account: nothing is sent for it before ``until``.
+    A later reset already recorded (a 24-hour limit, say) is never shortened."""
+    XAccount.objects.filter(pk=account_id).filter(
+        Q(rate_limited_until__isnull=True) | Q(rate_limited_until__lt=until)
+    ).update(rate_limited_until=until)

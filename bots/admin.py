@@ -392,7 +392,13 @@ class PostAdmin(admin.ModelAdmin):
                     messages.ERROR,
                 )
                 return HttpResponseRedirect(request.path)
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PostActionError as error:
+            # A worker took the post between the check above and the save: the
+            # save was rolled back whole, and the person is told why.
+            self.message_user(request, f"{error} Your changes were not saved.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
     # Saving.
 

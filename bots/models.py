@@ -66,6 +66,9 @@ class Post(models.Model):
     # the post on, because the new claim carries another token.
     claim_token = models.CharField(max_length=32, blank=True, default="")
     sending_since = models.DateTimeField(null=True, blank=True)
+    # The first attempt's move to sending: the reconciler looks for the post
+    # on X from here, since any attempt since may be the one X applied.
+    first_sent_at = models.DateTimeField(null=True, blank=True)
     # Set once any attempt may have reached X: a later 403 duplicate then means
     # "already posted", not "refused".
     maybe_sent = models.BooleanField(default=False)

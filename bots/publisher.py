@@ -1,31 +1,33 @@
 """Publishing one claimed post, and finding out what happened to a post whose
 answer from X was lost.
 
-Every transition is a conditional UPDATE on the status (and the claim token),
-so a second delivery of the same task, a late worker or a sweeper running at
-the same moment can never move a post twice. ``sending`` is committed before
-the request to X, so a crash after it never re-sends blindly.
+Every change of a post's status goes through ``transitions``: conditional
+UPDATEs on the post's own row under its claim token, so a second delivery of
+the same task, a late worker or a sweeper running at the same moment can never
+move a post twice. ``sending`` is committed before the request to X, so a
+crash after it never re-sends blindly.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import random
-import re
 import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from twitter_text import extract_urls_with_indices
 
 from accounts import gateway
 from accounts.gateway import XError, XErrorKind
 from accounts.models import XAccount
+from accounts.services import xaccount_pause
 from accounts.x_hosts import post_url
 
+from . import transitions
 from .models import Post, PostMedia
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ log = logging.getLogger(__name__)
 MEDIA_REUSE = timedelta(hours=20)
 # X's clock and ours may differ a little when matching a lost post by time.
 CLOCK_SKEW = timedelta(seconds=30)
+# A claim outlives the task that holds it: the task is killed at
+# CELERY_TASK_TIME_LIMIT, so a second claim never uploads a large video while
+# the first is still at it.
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+class MediaUnreadable(Exception):
+    """A post's file cannot be read where the worker runs."""
 
 
 def publish_post(*, post_id: int) -> str:
@@ -49,42 +59,52 @@ def publish_post(*, post_id: int) -> str:
     if post is None or post.status != Post.Status.CLAIMED:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
+    token = post.claim_token
     if post.account.status == XAccount.Status.NEEDS_REAUTH:
         # Claimed just before another post found the account's tokens dead:
         # held with the account's other posts until it is reconnected.
-        Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
-            status=Post.Status.SCHEDULED, claim_token="", lease_expires_at=None
-        )
-        return "held"
-    try:
-        wait = _prepare_media(post) if post.has_media else None
-    except XError as error:
-        return _after_error(post, error, may_have_sent=post.maybe_sent)
-    if wait is not None:
-        Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
-            status=Post.Status.SCHEDULED,
-            claim_token="",
-            lease_expires_at=None,
-            next_attempt_at=timezone.now() + timedelta(seconds=max(1, wait)),
-            last_error="Waiting for X to finish processing the video.",
-        )
-        return "waiting for media"
+        released = transitions.release(post.pk, token=token, next_attempt_at=post.next_attempt_at)
+        return "held" if released else "skipped"
+    if post.has_media:
+        lease = timezone.now() + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + LEASE_MARGIN
+        if not transitions.renew_lease(post.pk, token=token, until=lease):
+            return "skipped"
+        try:
+            wait = _prepare_media(post)
+        except MediaUnreadable as error:
+            _fail(post, token, str(error))
+            return "failed"
+        except XError as error:
+            return _after_error(post, token, error, may_have_sent=post.maybe_sent)
+        if wait is not None:
+            transitions.release(
+                post.pk, token=token, next_attempt_at=timezone.now() + timedelta(seconds=max(1, wait)),
+                reason="Waiting for X to finish processing the video.",
+            )
+            return "waiting for media"
 
     reply_to = _reply_to(post)
     if post.parent_id and not reply_to:
-        return _back_to_waiting(post)
+        transitions.release(post.pk, token=token, next_attempt_at=None)
+        return "waiting for the previous part"
     now = timezone.now()
-    previously_sent = post.maybe_sent
-    # The account's rate limit is read again in the same statement: another
-    # of its posts, claimed in the same tick, may have had a 429 since this
-    # one was claimed, and X must not hear from it before the reset.
-    moved = (
-        Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED)
-        .exclude(account__rate_limited_until__gt=now)
-        .update(status=Post.Status.SENDING, sending_since=now, maybe_sent=True, lease_expires_at=None)
-    )
-    if moved != 1:
-        return _wait_for_rate_limit(post, now)
+    # The account's rate limit is read again: another of its posts, claimed
+    # in the same tick, may have had a 429 since this one was claimed, and X
+    # must not hear from it before the reset. (Read apart from the move to
+    # sending: a condition on another row inside that UPDATE would be a stale
+    # copy once the UPDATE had waited for a lock.)
+    until = XAccount.objects.filter(pk=post.account_id).values_list("rate_limited_until", flat=True).first()
+    if until is not None and until > now:
+        waiting = transitions.release(
+            post.pk, token=token,
+            next_attempt_at=until + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
+            reason=f"Waiting for X's rate limit on @{post.account.username} to reset at {until:%H:%M:%S %Z}.",
+        )
+        return "rate limited" if waiting else "skipped"
+    if not transitions.send(post.pk, token=token, now=now):
+        # Another delivery of the same claim got there first, or a person
+        # cancelled it, or the claim expired and was handed back.
+        return "skipped"
     media = list(post.media.all()) if post.has_media else []
     try:
         created = gateway.create_post(
@@ -97,25 +117,10 @@ def publish_post(*, post_id: int) -> str:
             reply_settings=post.reply_settings or None,
         )
     except XError as error:
-        return _after_error(post, error, may_have_sent=previously_sent)
-    _mark_published(post, created.id, created.url, from_statuses=(Post.Status.SENDING, Post.Status.UNKNOWN))
+        return _after_error(post, token, error, may_have_sent=post.maybe_sent)
+    if not _mark_published(post, created.id, created.url, token=token):
+        log.error("post %s: X published it as %s, but it had moved on meanwhile", post.pk, created.id)
     return "published"
-
-
-def _wait_for_rate_limit(post: Post, now: datetime) -> str:
-    """Back to the queue until the account's rate limit resets, if that is
-    why the post could not move to sending (else another delivery took it)."""
-    until = XAccount.objects.filter(pk=post.account_id).values_list("rate_limited_until", flat=True).first()
-    if until is None or until <= now:
-        return "skipped"
-    waiting = Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
-        status=Post.Status.SCHEDULED,
-        claim_token="",
-        lease_expires_at=None,
-        next_attempt_at=until + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
-        last_error=f"Waiting for X's rate limit on @{post.account.username} to reset at {until:%H:%M:%S %Z}.",
-    )
-    return "rate limited" if waiting else "skipped"
 
 
 def _reply_to(post: Post) -> str | None:
@@ -129,13 +134,6 @@ def _reply_to(post: Post) -> str | None:
     return previous.x_post_id if previous and previous.status == Post.Status.PUBLISHED else None
 
 
-def _back_to_waiting(post: Post) -> str:
-    Post.objects.filter(pk=post.pk, claim_token=post.claim_token, status=Post.Status.CLAIMED).update(
-        status=Post.Status.SCHEDULED, claim_token="", lease_expires_at=None, next_attempt_at=None
-    )
-    return "waiting for the previous part"
-
-
 def _prepare_media(post: Post) -> int | None:
     """Upload the post's files to X (again, if X may have dropped them); the
     seconds to wait when a video is still processing, else None."""
@@ -145,10 +143,7 @@ def _prepare_media(post: Post) -> int | None:
         if item.x_media_id and item.x_media_expires_at and item.x_media_expires_at > now:
             state = gateway.media_status(post.account, item.x_media_id) if item.category != "tweet_image" else None
         else:
-            with item.file.open("rb") as file:
-                state = gateway.upload_media(
-                    post.account, file=file, size=item.file.size, media_type=item.content_type, category=item.category
-                )
+            state = _upload(post, item)
             item.x_media_id = state.media_id
             item.x_media_expires_at = now + MEDIA_REUSE
             item.save(update_fields=["x_media_id", "x_media_expires_at"])
@@ -166,34 +161,49 @@ def _prepare_media(post: Post) -> int | None:
     return wait
 
 
+def _upload(post: Post, item: PostMedia) -> gateway.MediaState:
+    try:
+        file = item.file.open("rb")
+        size = item.file.size
+    except OSError as error:
+        # Retrying cannot bring a file back: the post fails with the reason.
+        raise MediaUnreadable(
+            f"The file {item} of this post cannot be read ({error.strerror or type(error).__name__}): "
+            "attach it again, then retry the post."
+        ) from None
+    with file:
+        return gateway.upload_media(
+            post.account, file=file, size=size, media_type=item.content_type, category=item.category
+        )
+
+
 # The post's new status and what it means for the rest of its thread are one
 # transaction: a worker or database lost between the two would leave the next
 # part waiting for ever, or scheduled behind a failed part. Rolled back, the
 # post stays sending, and the sweeper and reconciler take it from there.
 @transaction.atomic
-def _mark_published(post: Post, x_id: str, url: str, *, from_statuses: tuple[str, ...]) -> bool:
+def _mark_published(post: Post, x_id: str, url: str, *, token: str | None) -> bool:
     now = timezone.now()
-    done = Post.objects.filter(pk=post.pk, status__in=from_statuses).update(
-        status=Post.Status.PUBLISHED,
-        x_post_id=x_id,
-        x_post_url=url,
-        published_at=now,
-        last_error="",
-        claim_token="",
-        next_attempt_at=None,
-    )
-    if done != 1:
+    if not transitions.published(post.pk, token=token, x_id=x_id, url=url, now=now):
         return False
     log.info("published post %s as %s", post.pk, x_id)
-    root_id = post.parent_id or post.pk
-    # The next part of the thread becomes due now that it has an id to reply to.
-    Post.objects.filter(
-        parent_id=root_id,
-        position=post.position + 1,
-        status=Post.Status.SCHEDULED,
-        next_attempt_at__isnull=True,
-    ).update(next_attempt_at=now)
+    transitions.release_next_part(root_id=post.parent_id or post.pk, position=post.position, now=now)
     return True
+
+
+@transaction.atomic
+def _fail(post: Post, token: str | None, reason: str) -> None:
+    """The post fails (under the worker's claim, or from unknown when the
+    reconciler gives up), and so do the thread's parts after it."""
+    applied = transitions.fail(post.pk, token=token, reason=reason) if token is not None else (
+        transitions.give_up(post.pk, reason=reason))
+    if not applied:
+        return
+    log.warning("post %s failed: %s", post.pk, reason)
+    transitions.fail_behind(
+        root_id=post.parent_id or post.pk, position=post.position,
+        reason=f"Not sent: part {post.position + 1} of the thread failed ({reason})",
+    )
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -202,150 +212,161 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def _after_error(post: Post, error: XError, *, may_have_sent: bool) -> str:
+def _jittered(at: datetime) -> datetime:
+    return at + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS))
+
+
+def _after_error(post: Post, token: str, error: XError, *, may_have_sent: bool) -> str:
     """Move the post on according to the kind of failure (DESIGN.md)."""
     now = timezone.now()
-    mine = Post.objects.filter(pk=post.pk, status__in=(Post.Status.CLAIMED, Post.Status.SENDING))
     account = post.account
     if error.kind == XErrorKind.RATE_LIMITED:
         reset = error.reset_at or now + timedelta(minutes=15)
-        # The account's pause and the post's return are seen together, or not at all.
+        # The account's pause and the post's return are seen together, or not
+        # at all. A 429 applied nothing and is no failed attempt: the post
+        # waits for the reset X named (the daily one, when that is spent).
         with transaction.atomic():
-            XAccount.objects.filter(pk=account.pk).update(rate_limited_until=reset)
-            mine.update(
-                status=Post.Status.SCHEDULED,
-                claim_token="",
-                maybe_sent=may_have_sent,
-                next_attempt_at=reset + timedelta(seconds=random.uniform(0, settings.RATE_LIMIT_JITTER_SECONDS)),
-                last_error=error.message,
+            xaccount_pause(account_id=account.pk, until=reset)
+            transitions.retry_later(
+                post.pk, token=token, at=_jittered(reset), reason=error.message, maybe_sent=may_have_sent
             )
         return "rate limited"
     if error.kind == XErrorKind.NEEDS_REAUTH:
         account.refresh_from_db()
         if account.is_active:
             account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
-        _fail(post, f"Reconnect @{account.username}: {error.message}", mine)
+        _fail(post, token, f"Reconnect @{account.username}: {error.message}")
         return "needs reauth"
     if error.kind == XErrorKind.PERMANENT and error.duplicate and may_have_sent:
         # An earlier attempt may have been applied: this is probably that post.
         error = XError(XErrorKind.UNKNOWN_OUTCOME, "X says this text was just posted; finding the post on X.")
     if error.kind == XErrorKind.UNKNOWN_OUTCOME:
-        mine.update(
-            status=Post.Status.UNKNOWN,
-            claim_token="",
-            attempts=F("attempts") + 1,
-            next_attempt_at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS),
-            last_error=error.message,
+        transitions.outcome_unknown(
+            post.pk, token=token, check_at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS),
+            reason=error.message,
         )
         return "unknown"
     if error.kind == XErrorKind.TRANSIENT:
-        return _retry_later(post, error.message, mine, may_have_sent=may_have_sent)
-    _fail(post, error.message, mine)
+        attempts = post.attempts + 1
+        if attempts >= settings.POST_MAX_ATTEMPTS:
+            _fail(post, token, f"Gave up after {attempts} attempts. Last error: {error.message}")
+            return "failed"
+        transitions.retry_later(
+            post.pk, token=token, at=now + _backoff(attempts), attempts=attempts, maybe_sent=may_have_sent,
+            reason=f"{error.message} (attempt {attempts} of {settings.POST_MAX_ATTEMPTS})",
+        )
+        return "retry"
+    _fail(post, token, error.message)
     return "failed"
-
-
-def _retry_later(post: Post, reason: str, queryset, *, may_have_sent: bool) -> str:
-    attempts = post.attempts + 1
-    if attempts >= settings.POST_MAX_ATTEMPTS:
-        _fail(post, f"Gave up after {attempts} attempts. Last error: {reason}", queryset)
-        return "failed"
-    queryset.update(
-        status=Post.Status.SCHEDULED,
-        claim_token="",
-        lease_expires_at=None,
-        maybe_sent=may_have_sent,
-        attempts=attempts,
-        next_attempt_at=timezone.now() + _backoff(attempts),
-        last_error=f"{reason} (attempt {attempts} of {settings.POST_MAX_ATTEMPTS})",
-    )
-    return "retry"
-
-
-@transaction.atomic
-def _fail(post: Post, reason: str, queryset) -> None:
-    if queryset.update(status=Post.Status.FAILED, claim_token="", next_attempt_at=None, last_error=reason) != 1:
-        return
-    log.warning("post %s failed: %s", post.pk, reason)
-    root_id = post.parent_id or post.pk
-    Post.objects.filter(parent_id=root_id, position__gt=post.position, status=Post.Status.SCHEDULED).update(
-        status=Post.Status.FAILED,
-        next_attempt_at=None,
-        last_error=f"Not sent: part {post.position + 1} of the thread failed ({reason})",
-    )
 
 
 # --- reconciling posts whose outcome is unknown ---------------------------------------------
 
-_URL = re.compile(r"https?://\S+")
 
-
-def _comparable(text: str) -> str:
+def _comparable(text: str, *, from_x: bool = False) -> str:
     """Text as X stores it compared with what we sent: X escapes &, < and >,
-    shortens every URL (and appends one for media), and normalizes to NFC."""
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    return " ".join(_URL.sub(" ", text).split())
+    wraps every link it recognises in a t.co URL (a bare ``example.com/notes``
+    too, found by twitter-text's rules as X finds them), appends one for
+    media, and normalizes to NFC."""
+    if from_x:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = unicodedata.normalize("NFC", text)
+    for url in reversed(extract_urls_with_indices(text)):
+        start, end = url["indices"]
+        text = f"{text[:start]} {text[end:]}"
+    return " ".join(text.split())
+
+
+# What a reconciler run did with each post it looked at.
+RECONCILE_OUTCOMES = ("published", "rescheduled", "failed", "waiting", "skipped", "error")
 
 
 def reconcile_unknown_posts(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """Look on X for each post whose answer was lost and that is due a look.
+    Each post is looked at on its own, so one that cannot be handled never
+    stops the others."""
     now = now or timezone.now()
-    outcome = {"published": 0, "rescheduled": 0, "waiting": 0}
+    outcome = dict.fromkeys(RECONCILE_OUTCOMES, 0)
     due = (
-        Post.objects.select_related("account", "parent")
-        .filter(status=Post.Status.UNKNOWN, next_attempt_at__lte=now)
+        Post.objects.filter(status=Post.Status.UNKNOWN, next_attempt_at__lte=now)
         .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
     )
-    for post in due.order_by("next_attempt_at")[:limit]:
-        outcome[reconcile_post(post, now=now)] += 1
+    for post_id in list(due[:limit]):
+        try:
+            outcome[_reconcile(post_id, now=now)] += 1
+        except Exception:
+            log.exception("could not reconcile post %s; it is looked at again later", post_id)
+            transitions.recheck_later(
+                post_id, at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS),
+                reason="Checking on X failed unexpectedly; it is tried again shortly.",
+            )
+            outcome["error"] += 1
     return outcome
 
 
 def reconcile_post(post: Post, *, now: datetime) -> str:
-    """Look for the post among the account's recent posts on X."""
-    mine = Post.objects.filter(pk=post.pk, status=Post.Status.UNKNOWN)
-    since = (post.sending_since or now) - CLOCK_SKEW
+    """Look for the post among the account's recent posts on X (``post`` may
+    be an old copy: the row is read again under its lock)."""
+    return _reconcile(post.pk, now=now)
+
+
+@transaction.atomic
+def _reconcile(post_id: int, *, now: datetime) -> str:
+    # The row stays locked while X is asked: a second reconciler skips it
+    # rather than act on what it read before this one decided, and the
+    # decision is taken on the row as it is now, not as it was listed.
+    locked = Post.objects.select_related("account", "parent").filter(
+        pk=post_id, status=Post.Status.UNKNOWN, next_attempt_at__lte=now
+    )
+    post = locked.select_for_update(skip_locked=True, of=("self",)).first()
+    if post is None:
+        return "skipped"
+    account = post.account
+    every = timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS)
+    since = (post.first_sent_at or post.sending_since or now) - CLOCK_SKEW
     try:
-        recent = gateway.recent_posts(post.account, since=since)
+        recent = gateway.recent_posts(account, since=since)
     except XError as error:
         if error.kind == XErrorKind.NEEDS_REAUTH:
             # The post may well be on X: failing it would invite a second
             # copy. It waits, unknown, and is looked for again once a person
             # reconnects the account.
-            account = post.account
             account.refresh_from_db()
             if account.is_active:
                 account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
-            mine.update(
-                next_attempt_at=now,
-                last_error=f"Reconnect @{account.username} to find out whether X published this post: {error.message}",
+            transitions.recheck_later(
+                post.pk, at=now,
+                reason=f"Reconnect @{account.username} to find out whether X published this post: {error.message}",
             )
             return "waiting"
-        mine.update(next_attempt_at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS))
+        if error.kind == XErrorKind.RATE_LIMITED and error.reset_at:
+            transitions.recheck_later(
+                post.pk, at=_jittered(max(error.reset_at, now + every)),
+                reason=f"Checking on X whether this post was published: {error.message}",
+            )
+            return "waiting"
+        transitions.recheck_later(post.pk, at=now + every)
         return "waiting"
     taken = set(
-        Post.objects.filter(account=post.account, x_post_id__in=[r.id for r in recent]).values_list(
-            "x_post_id", flat=True
-        )
+        Post.objects.filter(account=account, x_post_id__in=[r.id for r in recent]).values_list("x_post_id", flat=True)
     )
     reply_to = _reply_to(post)
     wanted = _comparable(post.text)
-    for found in recent:
-        if found.id in taken or _comparable(found.text) != wanted:
+    for candidate in recent:
+        if candidate.id in taken or _comparable(candidate.text, from_x=True) != wanted:
             continue
-        if reply_to and found.in_reply_to and found.in_reply_to != reply_to:
+        if reply_to and candidate.in_reply_to and candidate.in_reply_to != reply_to:
             continue
-        url = post_url(post.account.username, found.id)
-        if _mark_published(post, found.id, url, from_statuses=(Post.Status.UNKNOWN,)):
-            log.info("reconciled post %s: found on X as %s", post.pk, found.id)
+        if _mark_published(post, candidate.id, post_url(account.username, candidate.id), token=None):
+            log.info("reconciled post %s: found on X as %s", post.pk, candidate.id)
         return "published"
     if post.sending_since and now - post.sending_since >= timedelta(seconds=settings.POST_UNKNOWN_GRACE_SECONDS):
         if post.attempts >= settings.POST_MAX_ATTEMPTS:
-            _fail(post, f"Gave up after {post.attempts} attempts: X never confirmed the post.", mine)
-            return "rescheduled"
-        mine.update(
-            status=Post.Status.SCHEDULED,
-            next_attempt_at=now,
-            last_error="X did not answer and the post is not on X: sending it again.",
-        )
+            _fail(post, None, f"Gave up after {post.attempts} attempts: X never confirmed the post.")
+            return "failed"
+        transitions.resend(post.pk, now=now, reason="X did not answer and the post is not on X: sending it again.")
         return "rescheduled"
-    mine.update(next_attempt_at=now + timedelta(seconds=settings.POST_RECONCILE_EVERY_SECONDS))
+    transitions.recheck_later(post.pk, at=now + every)
     return "waiting"

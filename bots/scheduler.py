@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import XAccount
 
-from . import costs
+from . import costs, transitions
 from .models import Post
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,12 @@ def claim_due_posts(
         if held:
             _hold_over_budget(held, now)
         prices = _within_spending_budgets(allowed, now)
+        lease_until = now + timedelta(seconds=settings.POST_LEASE_SECONDS)
         claimed_count = 0
         for price in set(prices.values()):
-            claimed_count += Post.objects.filter(
-                pk__in=[post_id for post_id, p in prices.items() if p == price], status=Post.Status.SCHEDULED
-            ).update(
-                status=Post.Status.CLAIMED,
-                claim_token=token,
-                lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
-                x_price_usd=price,
+            claimed_count += transitions.claim(
+                [post_id for post_id, p in prices.items() if p == price], token=token, lease_until=lease_until,
+                price=price,
             )
         allowed = list(prices)
         claimed = list(
@@ -144,7 +141,7 @@ def _hold_over_budget(held: list[tuple[int, int]], now: datetime) -> None:
                 f"Held: this account reached {settings.POSTS_PER_15_MIN_PER_ACCOUNT} posts in 15 minutes "
                 f"(X's limit per account); it goes out after {until:%H:%M:%S %Z}."
             )
-        Post.objects.filter(pk__in=ids, status=Post.Status.SCHEDULED).update(next_attempt_at=until, last_error=reason)
+        transitions.hold(ids, until=until, reason=reason)
 
 
 # The cost guard: each account's optional monthly budget for X's pay-per-use prices.
@@ -178,9 +175,7 @@ def _within_spending_budgets(allowed: list[int], now: datetime) -> dict[int, Dec
         budget = budgets[account_id]
         reason = costs.hold_reason(username=budget.account.username, budget=budget.monthly_budget_usd,
                                    spent=spent[account_id])
-        Post.objects.filter(pk__in=ids, status=Post.Status.SCHEDULED).update(
-            next_attempt_at=months[account_id][1], last_error=reason
-        )
+        transitions.hold(ids, until=months[account_id][1], reason=reason)
     return prices
 
 
@@ -188,15 +183,11 @@ def sweep_stale_posts(*, now: datetime | None = None) -> dict[str, int]:
     """Hand back claims whose task was lost, and turn posts whose worker died
     while sending into "unknown" (never "scheduled": the post may be on X)."""
     now = now or timezone.now()
-    returned = Post.objects.filter(status=Post.Status.CLAIMED, lease_expires_at__lt=now).update(
-        status=Post.Status.SCHEDULED, claim_token="", lease_expires_at=None
-    )
-    stale = Post.objects.filter(
-        status=Post.Status.SENDING, sending_since__lt=now - timedelta(seconds=settings.POST_SENDING_STALE_SECONDS)
-    ).update(
-        status=Post.Status.UNKNOWN,
-        next_attempt_at=now,
-        last_error="The worker stopped while sending this post; checking on X whether it was published.",
+    returned = transitions.lease_expired(now=now)
+    stale = transitions.sending_stale(
+        now=now,
+        since_before=now - timedelta(seconds=settings.POST_SENDING_STALE_SECONDS),
+        reason="The worker stopped while sending this post; checking on X whether it was published.",
     )
     if returned or stale:
         log.warning("sweeper: %s expired claims handed back, %s stale sends marked unknown", returned, stale)
@@ -207,12 +198,5 @@ def claim_post(*, post_id: int, now: datetime | None = None) -> bool:
     """Claim one scheduled post for publishing in this process (``post_now``)."""
     now = now or timezone.now()
     text = Post.objects.filter(pk=post_id).values_list("text", flat=True).first() or ""
-    return (
-        Post.objects.filter(pk=post_id, status=Post.Status.SCHEDULED).update(
-            status=Post.Status.CLAIMED,
-            claim_token=uuid.uuid4().hex,
-            lease_expires_at=now + timedelta(seconds=settings.POST_LEASE_SECONDS),
-            x_price_usd=costs.post_price(text),
-        )
-        == 1
-    )
+    lease_until = now + timedelta(seconds=settings.POST_LEASE_SECONDS)
+    return transitions.claim([post_id], token=uuid.uuid4().hex, lease_until=lease_until, price=costs.post_price(text)) == 1

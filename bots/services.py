@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from . import transitions
 from .models import Post, PostMedia
 
 
@@ -20,42 +21,51 @@ def _thread(post: Post) -> list[Post]:
     return [root, *root.parts.order_by("position")]
 
 
-@transaction.atomic
-def post_schedule(*, post: Post, at: datetime | None = None) -> Post:
-    """Put a post (and its thread's later parts) in the queue for ``at``, its
-    own ``scheduled_at``, or now. A time in the past means as soon as possible."""
+def _refused(post_id: int, action: str, allowed: str) -> PostActionError:
+    """The refusal, in the words of the post's status as it is now in the
+    database (the page the person acted from may show an older one)."""
+    current = Post.objects.filter(pk=post_id).first()
+    if current is None:
+        return PostActionError(f"Post {post_id} no longer exists.")
+    return PostActionError(
+        f"Post {post_id} is {current.get_status_display().lower()}: only {allowed} can be {action}."
+    )
+
+
+def _schedule_thread(post: Post, *, at: datetime | None, transition: transitions.Transition, action: str,
+                     allowed: str) -> Post:
     root = post.thread_root
     when = at or root.scheduled_at or timezone.now()
-    Post.objects.filter(pk=root.pk).update(
-        status=Post.Status.SCHEDULED, scheduled_at=when, next_attempt_at=when, attempts=0, last_error=""
-    )
-    # Later parts wait (no next_attempt_at) until the part before is published.
-    root.parts.filter(status__in=[Post.Status.DRAFT, Post.Status.SCHEDULED, Post.Status.FAILED,
-                                  Post.Status.CANCELLED]).update(
-        status=Post.Status.SCHEDULED, scheduled_at=when, next_attempt_at=None, attempts=0, last_error=""
-    )
+    # The statuses are checked by the UPDATE itself, not by the object in
+    # memory: the page may be older than the worker's last move.
+    if not transitions.schedule(root.pk, at=when, due=True, transition=transition):
+        raise _refused(root.pk, action, allowed)
+    transitions.schedule(root.parts.values_list("pk", flat=True), at=when, due=False, transition=transitions.SCHEDULE)
     post.refresh_from_db()
     return post
 
 
+@transaction.atomic
+def post_schedule(*, post: Post, at: datetime | None = None) -> Post:
+    """Put a post (and its thread's later parts) in the queue for ``at``, its
+    own ``scheduled_at``, or now. A time in the past means as soon as possible."""
+    return _schedule_thread(post, at=at, transition=transitions.SCHEDULE, action="scheduled",
+                            allowed="a draft, scheduled, failed or cancelled post")
+
+
+@transaction.atomic
 def post_publish_now(*, post: Post) -> Post:
-    if post.thread_root.status not in (Post.Status.DRAFT, Post.Status.SCHEDULED):
-        raise PostActionError(f"Post {post.pk} is {post.thread_root.get_status_display().lower()}: only a draft or "
-                              "scheduled post can be published now.")
-    return post_schedule(post=post, at=timezone.now())
+    return _schedule_thread(post, at=timezone.now(), transition=transitions.PUBLISH_NOW, action="published now",
+                            allowed="a draft or scheduled post")
 
 
 @transaction.atomic
 def post_cancel(*, post: Post) -> int:
     """Cancel a post and the thread parts after it that are not sent yet."""
-    if post.status not in Post.CANCELLABLE:
-        raise PostActionError(
-            f"Post {post.pk} is {post.get_status_display().lower()}: only posts not yet being sent can be cancelled."
-        )
     ids = [p.pk for p in _thread(post) if p.position >= post.position]
-    return Post.objects.filter(pk__in=ids, status__in=Post.CANCELLABLE).update(
-        status=Post.Status.CANCELLED, next_attempt_at=None, claim_token="", lease_expires_at=None
-    )
+    if not transitions.cancel([post.pk]):
+        raise _refused(post.pk, "cancelled", "posts not yet being sent")
+    return 1 + transitions.cancel([pk for pk in ids if pk != post.pk])
 
 
 @transaction.atomic
@@ -63,19 +73,11 @@ def post_retry(*, post: Post) -> Post:
     """Send a failed or cancelled post again, now; later failed parts of its
     thread follow it. ``maybe_sent`` stays: if an earlier attempt reached X,
     X's "duplicate" answer is then reconciled instead of reported."""
-    if post.status not in (Post.Status.FAILED, Post.Status.CANCELLED):
-        raise PostActionError(
-            f"Post {post.pk} is {post.get_status_display().lower()}: only failed or cancelled posts can be retried."
-        )
-    now = timezone.now()
     ready = not post.parent_id or _previous_published(post)
-    Post.objects.filter(pk=post.pk).update(
-        status=Post.Status.SCHEDULED, attempts=0, last_error="", next_attempt_at=now if ready else None,
-    )
-    Post.objects.filter(
-        parent_id=post.parent_id or post.pk, position__gt=post.position,
-        status__in=(Post.Status.FAILED, Post.Status.CANCELLED),
-    ).update(status=Post.Status.SCHEDULED, attempts=0, last_error="", next_attempt_at=None)
+    if not transitions.retry(post.pk, at=timezone.now() if ready else None):
+        raise _refused(post.pk, "retried", "failed or cancelled posts")
+    later = Post.objects.filter(parent_id=post.parent_id or post.pk, position__gt=post.position)
+    transitions.retry(later.values_list("pk", flat=True), at=None)
     post.refresh_from_db()
     return post
 
@@ -115,7 +117,4 @@ def post_make_draft(*, post: Post) -> int:
     """Take a thread out of the queue, back to draft, until it is scheduled
     again. Posts that are claimed, being sent, being checked on X or published
     keep their status: the state machine owns them."""
-    ids = [p.pk for p in _thread(post)]
-    return Post.objects.filter(
-        pk__in=ids, status__in=(Post.Status.DRAFT, Post.Status.SCHEDULED, Post.Status.FAILED, Post.Status.CANCELLED)
-    ).update(status=Post.Status.DRAFT, next_attempt_at=None, attempts=0, last_error="")
+    return transitions.make_draft([p.pk for p in _thread(post)])

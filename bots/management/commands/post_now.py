@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import publisher, scheduler
+from bots import publisher, scheduler, services
 from bots.models import Post
 from bots.validation import validate_post
 
@@ -28,9 +28,7 @@ class Command(BaseCommand):
         if not problems.ok:
             raise CommandError(" ".join(m for messages in problems.errors.values() for m in messages))
         now = timezone.now()
-        post = Post.objects.create(
-            account=target, text=text, scheduled_at=now, next_attempt_at=now, status=Post.Status.SCHEDULED
-        )
+        post = services.post_schedule(post=Post.objects.create(account=target, text=text, scheduled_at=now), at=now)
         if not scheduler.claim_post(post_id=post.pk):
             raise CommandError(f"Post {post.pk} was taken by a running dispatcher; a worker publishes it.")
         publisher.publish_post(post_id=post.pk)

@@ -1,0 +1,263 @@
+"""The post's state machine (DESIGN.md): the only code that changes a post's status.
+
+Every transition is one conditional UPDATE on the post's own rows. Its WHERE
+names the statuses the post may leave and, for a worker acting under a claim,
+the claim token; it never goes through a join or a subquery. Under
+PostgreSQL's READ COMMITTED an UPDATE that waited for another transaction's
+row lock re-checks only its own row's new version: a condition on any other
+row (or on the same row reached through a subquery) is the stale copy from
+before the wait, and a second delivery of a post would pass it and send the
+post again. Each function returns whether it applied (or on how many rows);
+a caller that gets ``False`` lost a race and must act as the loser.
+
+``TRANSITIONS`` lists every move; README.md's state diagram draws the same
+edges, and tests/bots/test_transitions.py walks every allowed and every
+forbidden one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from .models import Post
+
+S = Post.Status
+
+
+class Transition(NamedTuple):
+    name: str
+    sources: tuple[str, ...]
+    target: str
+
+    def applies_to(self, status: str) -> bool:
+        return status in self.sources
+
+
+# What a person (or an importer, a bot, a queue) does.
+SCHEDULE = Transition("schedule", (S.DRAFT, S.SCHEDULED, S.FAILED, S.CANCELLED), S.SCHEDULED)
+PUBLISH_NOW = Transition("publish now", (S.DRAFT, S.SCHEDULED), S.SCHEDULED)
+RETRY = Transition("retry", (S.FAILED, S.CANCELLED), S.SCHEDULED)
+MAKE_DRAFT = Transition("make draft", (S.DRAFT, S.SCHEDULED, S.FAILED, S.CANCELLED), S.DRAFT)
+# Nothing has been sent for these: once a post is sending, X may have it.
+CANCEL = Transition("cancel", (S.DRAFT, S.SCHEDULED, S.CLAIMED), S.CANCELLED)
+
+# What the dispatcher does.
+HOLD = Transition("hold", (S.SCHEDULED,), S.SCHEDULED)
+CLAIM = Transition("claim", (S.SCHEDULED,), S.CLAIMED)
+
+# What a worker holding a claim does.
+RELEASE = Transition("release", (S.CLAIMED,), S.SCHEDULED)
+RENEW_LEASE = Transition("renew lease", (S.CLAIMED,), S.CLAIMED)
+SEND = Transition("send", (S.CLAIMED,), S.SENDING)
+PUBLISHED = Transition("published", (S.SENDING, S.UNKNOWN), S.PUBLISHED)
+OUTCOME_UNKNOWN = Transition("outcome unknown", (S.SENDING,), S.UNKNOWN)
+# X answered, and applied nothing (a 5xx before sending, a 429): try later.
+RETRY_LATER = Transition("retry later", (S.CLAIMED, S.SENDING), S.SCHEDULED)
+FAIL = Transition("fail", (S.CLAIMED, S.SENDING), S.FAILED)
+# A thread's parts behind a part that failed are not sent either.
+FAIL_BEHIND = Transition("fail behind", (S.SCHEDULED,), S.FAILED)
+
+# What the sweeper does.
+LEASE_EXPIRED = Transition("lease expired", (S.CLAIMED,), S.SCHEDULED)
+SENDING_STALE = Transition("sending stale", (S.SENDING,), S.UNKNOWN)
+
+# What the reconciler does.
+RECHECK_LATER = Transition("recheck later", (S.UNKNOWN,), S.UNKNOWN)
+FOUND = Transition("found on X", (S.UNKNOWN,), S.PUBLISHED)
+RESEND = Transition("resend", (S.UNKNOWN,), S.SCHEDULED)
+GIVE_UP = Transition("give up", (S.UNKNOWN,), S.FAILED)
+
+TRANSITIONS: tuple[Transition, ...] = (
+    SCHEDULE, PUBLISH_NOW, RETRY, MAKE_DRAFT, CANCEL, HOLD, CLAIM, RELEASE, RENEW_LEASE, SEND, PUBLISHED,
+    OUTCOME_UNKNOWN, RETRY_LATER, FAIL, FAIL_BEHIND, LEASE_EXPIRED, SENDING_STALE, RECHECK_LATER, FOUND, RESEND,
+    GIVE_UP,
+)
+# Every (from, to) pair some transition makes, a status to itself included.
+EDGES: frozenset[tuple[str, str]] = frozenset(
+    (source, transition.target) for transition in TRANSITIONS for source in transition.sources
+)
+# Statuses nothing moves on from by itself: a person may still act on some.
+END_STATES = (S.PUBLISHED, S.FAILED, S.CANCELLED, S.DRAFT)
+
+
+def _rows(ids: int | Iterable[int]):
+    if isinstance(ids, int):
+        return Post.objects.filter(pk=ids)
+    return Post.objects.filter(pk__in=list(ids))
+
+
+def _under_claim(post_id: int, token: str, transition: Transition):
+    """The post, only while it is still in one of the transition's statuses
+    under this worker's claim: a late or second delivery carries another
+    token (or none) and changes nothing."""
+    return Post.objects.filter(pk=post_id, claim_token=token, status__in=transition.sources)
+
+
+# --- a person's actions ------------------------------------------------------------------
+
+
+def schedule(ids: int | Iterable[int], *, at: datetime, due: bool, transition: Transition = SCHEDULE) -> int:
+    """Into the queue for ``at``. ``due`` is False for a thread's later parts:
+    they wait (no ``next_attempt_at``) until the part before is published."""
+    return _rows(ids).filter(status__in=transition.sources).update(
+        status=S.SCHEDULED, scheduled_at=at, next_attempt_at=at if due else None, attempts=0, last_error="",
+        claim_token="", lease_expires_at=None,
+    )
+
+
+def retry(ids: int | Iterable[int], *, at: datetime | None) -> int:
+    """A failed or cancelled post into the queue again; ``at`` None for a
+    thread part that waits for the part before it. ``maybe_sent`` stays: if
+    an earlier attempt reached X, X's "duplicate" answer is reconciled."""
+    return _rows(ids).filter(status__in=RETRY.sources).update(
+        status=S.SCHEDULED, attempts=0, last_error="", next_attempt_at=at, claim_token="", lease_expires_at=None,
+    )
+
+
+def make_draft(ids: Iterable[int]) -> int:
+    return _rows(ids).filter(status__in=MAKE_DRAFT.sources).update(
+        status=S.DRAFT, next_attempt_at=None, attempts=0, last_error="", claim_token="", lease_expires_at=None,
+    )
+
+
+def cancel(ids: Iterable[int]) -> int:
+    return _rows(ids).filter(status__in=CANCEL.sources).update(
+        status=S.CANCELLED, next_attempt_at=None, claim_token="", lease_expires_at=None,
+    )
+
+
+# --- the dispatcher ----------------------------------------------------------------------
+
+
+def hold(ids: Iterable[int], *, until: datetime, reason: str) -> int:
+    """Scheduled posts that may not go out yet (a budget, X's limits) wait
+    until ``until``, with the reason shown."""
+    return _rows(ids).filter(status__in=HOLD.sources).update(next_attempt_at=until, last_error=reason)
+
+
+def claim(ids: Iterable[int], *, token: str, lease_until: datetime, price: Decimal) -> int:
+    return _rows(ids).filter(status__in=CLAIM.sources).update(
+        status=S.CLAIMED, claim_token=token, lease_expires_at=lease_until, x_price_usd=price,
+    )
+
+
+# --- a worker under a claim --------------------------------------------------------------
+
+
+def release(post_id: int, *, token: str, next_attempt_at: datetime | None, reason: str | None = None) -> bool:
+    """Back to the queue, nothing sent: due at ``next_attempt_at`` (None: a
+    thread part waiting for the part before it)."""
+    fields = {"next_attempt_at": next_attempt_at} if reason is None else {
+        "next_attempt_at": next_attempt_at, "last_error": reason}
+    return _under_claim(post_id, token, RELEASE).update(
+        status=S.SCHEDULED, claim_token="", lease_expires_at=None, **fields
+    ) == 1
+
+
+def renew_lease(post_id: int, *, token: str, until: datetime) -> bool:
+    return _under_claim(post_id, token, RENEW_LEASE).update(lease_expires_at=until) == 1
+
+
+def send(post_id: int, *, token: str, now: datetime) -> bool:
+    """Committed before the request to X: a crash after this never re-sends
+    blindly. The claim token stays, so only this delivery may record X's
+    answer while the post is sending."""
+    return _under_claim(post_id, token, SEND).update(
+        status=S.SENDING, sending_since=now, first_sent_at=Coalesce(F("first_sent_at"), now), maybe_sent=True,
+        lease_expires_at=None,
+    ) == 1
+
+
+def published(post_id: int, *, token: str | None, x_id: str, url: str, now: datetime) -> bool:
+    """X gave the post an id: the worker that sent it (under its claim), or
+    the reconciler (``token`` None) that found it among the account's posts.
+    A post the sweeper marked unknown meanwhile is published by the late
+    answer too: X's id is the truth."""
+    sources = Q(status=S.UNKNOWN) if token is None else Q(status=S.UNKNOWN) | Q(status=S.SENDING, claim_token=token)
+    return Post.objects.filter(sources, pk=post_id).update(
+        status=S.PUBLISHED, x_post_id=x_id, x_post_url=url, published_at=now, last_error="", claim_token="",
+        next_attempt_at=None, lease_expires_at=None,
+    ) == 1
+
+
+def release_next_part(*, root_id: int, position: int, now: datetime) -> int:
+    """The thread's next part becomes due once the part before it has an id
+    to reply to (not a change of status: the part is scheduled already)."""
+    return Post.objects.filter(
+        parent_id=root_id, position=position + 1, status=S.SCHEDULED, next_attempt_at__isnull=True
+    ).update(next_attempt_at=now)
+
+
+def outcome_unknown(post_id: int, *, token: str, check_at: datetime, reason: str) -> bool:
+    return _under_claim(post_id, token, OUTCOME_UNKNOWN).update(
+        status=S.UNKNOWN, claim_token="", attempts=F("attempts") + 1, next_attempt_at=check_at, last_error=reason,
+    ) == 1
+
+
+def retry_later(post_id: int, *, token: str, at: datetime, reason: str, attempts: int | None = None,
+                maybe_sent: bool) -> bool:
+    """X applied nothing: back to the queue for ``at``. ``attempts`` counts
+    the failed attempt (None: it does not count, as a 429 does not)."""
+    counted = {} if attempts is None else {"attempts": attempts}
+    return _under_claim(post_id, token, RETRY_LATER).update(
+        status=S.SCHEDULED, claim_token="", lease_expires_at=None, maybe_sent=maybe_sent, next_attempt_at=at,
+        last_error=reason, **counted,
+    ) == 1
+
+
+def fail(post_id: int, *, token: str, reason: str) -> bool:
+    return _under_claim(post_id, token, FAIL).update(
+        status=S.FAILED, claim_token="", lease_expires_at=None, next_attempt_at=None, last_error=reason,
+    ) == 1
+
+
+def fail_behind(*, root_id: int, position: int, reason: str) -> int:
+    return Post.objects.filter(parent_id=root_id, position__gt=position, status__in=FAIL_BEHIND.sources).update(
+        status=S.FAILED, next_attempt_at=None, last_error=reason,
+    )
+
+
+# --- the sweeper -------------------------------------------------------------------------
+
+
+def lease_expired(*, now: datetime) -> int:
+    return Post.objects.filter(status__in=LEASE_EXPIRED.sources, lease_expires_at__lt=now).update(
+        status=S.SCHEDULED, claim_token="", lease_expires_at=None,
+    )
+
+
+def sending_stale(*, now: datetime, since_before: datetime, reason: str) -> int:
+    """The worker stopped while sending: never back to scheduled, the post may be on X."""
+    return Post.objects.filter(status__in=SENDING_STALE.sources, sending_since__lt=since_before).update(
+        status=S.UNKNOWN, claim_token="", next_attempt_at=now, last_error=reason,
+    )
+
+
+# --- the reconciler ----------------------------------------------------------------------
+
+
+def recheck_later(ids: int | Iterable[int], *, at: datetime, reason: str | None = None) -> int:
+    fields = {"next_attempt_at": at} if reason is None else {"next_attempt_at": at, "last_error": reason}
+    return _rows(ids).filter(status__in=RECHECK_LATER.sources).update(**fields)
+
+
+def found(post_id: int, *, x_id: str, url: str, now: datetime) -> bool:
+    return published(post_id, token=None, x_id=x_id, url=url, now=now)
+
+
+def resend(post_id: int, *, now: datetime, reason: str) -> bool:
+    return Post.objects.filter(pk=post_id, status__in=RESEND.sources).update(
+        status=S.SCHEDULED, next_attempt_at=now, last_error=reason,
+    ) == 1
+
+
+def give_up(post_id: int, *, reason: str) -> bool:
+    return Post.objects.filter(pk=post_id, status__in=GIVE_UP.sources).update(
+        status=S.FAILED, next_attempt_at=None, last_error=reason,
+    ) == 1
