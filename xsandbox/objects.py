@@ -85,8 +85,16 @@ def user_object(sb, conn: sqlite3.Connection, row: sqlite3.Row, fields: list[str
     return user
 
 
+def x_escaped(text: str) -> str:
+    """X's API gives a post's text with &, < and > as HTML entities (and
+    nothing else escaped): what was sent as ``a & b`` reads ``a &amp; b``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def tweet_object(sb, conn: sqlite3.Connection, row: sqlite3.Row, fields: list[str]) -> dict[str, Any]:
-    tweet: dict[str, Any] = {"edit_history_tweet_ids": [str(row["id"])], "id": str(row["id"]), "text": row["text"]}
+    tweet: dict[str, Any] = {
+        "edit_history_tweet_ids": [str(row["id"])], "id": str(row["id"]), "text": x_escaped(row["text"]),
+    }
     wanted = set(fields)
     if "author_id" in wanted:
         tweet["author_id"] = row["author_id"]

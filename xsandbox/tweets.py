@@ -110,7 +110,7 @@ def create_tweet(sb, request: Request) -> Response:
     with sb.db.tx() as conn:
         row = create(sb, conn, author_id=principal.user_id, draft=draft)
     location = f"{sb.config.public_url}/2/tweets/{row['id']}"
-    body = {"data": {"id": str(row["id"]), "text": row["text"], "edit_history_tweet_ids": [str(row["id"])]}}
+    body = {"data": {"id": str(row["id"]), "text": objects.x_escaped(row["text"]), "edit_history_tweet_ids": [str(row["id"])]}}
     return json_response(body, status=201, headers={"location": location})
 
 
