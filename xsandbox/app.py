@@ -13,6 +13,7 @@ import importlib
 import logging
 import socket
 import time
+from typing import NoReturn
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -86,9 +87,15 @@ class Sandbox:
         response.headers.update(request.environ.get(RATE_HEADERS_KEY, {}))
         principal = request.environ.get(PRINCIPAL_KEY)
         user_id = principal.user_id if principal else None
-        if fault is not None:
+        if fault is not None and fault.mode == "drop_after_commit":
             record(self, request, arrived_at=arrived_at, user_id=user_id, status=None, outcome=fault.mode)
             raise DropConnection(fault.mode)
+        if fault is not None:
+            record(self, request, arrived_at=arrived_at, user_id=user_id, status=response.status_code,
+                   outcome=fault.mode, retry=retry_at(response))
+            if fault.mode == "garbled_body":
+                return fault.garbled(response)
+            return fault.truncated(response, lambda: drop_connection(request.environ))
         record(self, request, arrived_at=arrived_at, user_id=user_id, status=response.status_code,
                outcome="answered", retry=retry_at(response))
         return response
@@ -106,9 +113,13 @@ class Sandbox:
         try:
             response = self.dispatch(request)
         except DropConnection:
-            # Close the socket unanswered: the client sees a dropped connection.
-            # Raising a ConnectionError makes werkzeug's server treat the request
-            # as one whose client went away, so it writes nothing more.
-            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
-            raise ConnectionAbortedError("connection dropped by a sandbox fault") from None
+            drop_connection(environ)
         return response(environ, start_response)
+
+
+def drop_connection(environ: dict) -> NoReturn:
+    """Close the client's connection, answered or not, as a network would.
+    Raising a ConnectionError makes werkzeug's server treat the request as one
+    whose client went away, so it writes nothing more."""
+    environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("connection dropped by a sandbox fault") from None

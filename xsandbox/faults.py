@@ -9,7 +9,13 @@ Modes:
 - ``latency``: wait ``seconds`` before handling the request (combines with the others);
 - ``drop_before_commit``: close the connection without running the endpoint;
 - ``drop_after_commit``: run the endpoint (a post is created) and close the
-  connection instead of answering.
+  connection instead of answering;
+- ``garbled_body``: run the endpoint (a post is created) and answer with its
+  status and headers but a body that cannot be read: the first half of the
+  real one (not JSON), or ``body`` when given (e.g. JSON without the post's id);
+- ``truncated_body``: run the endpoint (a post is created), send its status,
+  headers and the first half of its body in chunked encoding, and close the
+  connection before the last chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import NoReturn
 
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
@@ -26,7 +34,8 @@ from werkzeug.wrappers import Response
 from .errors import ApiError
 from .ratelimit import normalize_endpoint
 
-MODES = ("status", "latency", "drop_before_commit", "drop_after_commit")
+MODES = ("status", "latency", "drop_before_commit", "drop_after_commit", "garbled_body", "truncated_body")
+FIELDS = {"endpoint", "mode", "probability", "count", "status", "empty_body", "seconds", "reset_after_secs", "body"}
 
 
 class DropConnection(Exception):
@@ -47,6 +56,7 @@ class FaultRule:
     empty_body: bool = False
     seconds: float = 0.0
     reset_after_secs: int = 60  # the x-rate-limit-reset of a 429 fault
+    body: str | None = None  # what a garbled_body fault answers instead of half the real body
     applied: int = 0
 
     def matches(self, endpoint: str) -> bool:
@@ -74,12 +84,35 @@ class FaultRule:
             return Response(b"", status=status, headers=headers)
         return ApiError(status, title, title, headers=headers).response()
 
+    def garbled(self, response: Response) -> Response:
+        """The answer of a ``garbled_body`` fault: the endpoint's own status
+        and headers, with a body that is whole (its length is right) but
+        cannot be read."""
+        real = response.get_data()
+        response.set_data(self.body.encode() if self.body is not None else real[: len(real) // 2])
+        return response
+
+    @staticmethod
+    def truncated(response: Response, drop: Callable[[], NoReturn]) -> Response:
+        """The answer of a ``truncated_body`` fault: without a length, the
+        server sends the body in chunks; ``drop`` closes the connection after
+        the first half, before the chunk that ends it."""
+        real = response.get_data()
+
+        def chunks() -> Iterator[bytes]:
+            yield real[: len(real) // 2]
+            drop()
+
+        cut = Response(chunks(), status=response.status_code, headers=response.headers)
+        cut.headers.pop("Content-Length", None)
+        return cut
+
 
 def parse_rule(raw: object) -> FaultRule:
     """A rule from the control API's JSON, or ValueError saying what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError("each fault is an object such as {\"endpoint\": \"POST /2/tweets\", \"mode\": \"status\", \"status\": 503}")
-    unknown = set(raw) - {"endpoint", "mode", "probability", "count", "status", "empty_body", "seconds", "reset_after_secs"}
+    unknown = set(raw) - FIELDS
     if unknown:
         raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
     endpoint = raw.get("endpoint")
@@ -108,6 +141,9 @@ def parse_rule(raw: object) -> FaultRule:
     empty_body = raw.get("empty_body", False)
     if not isinstance(empty_body, bool):
         raise ValueError("\"empty_body\" must be true or false")
+    body = raw.get("body")
+    if body is not None and (mode != "garbled_body" or not isinstance(body, str)):
+        raise ValueError("\"body\" belongs to mode \"garbled_body\" only, and is a string")
     return FaultRule(
         endpoint="*" if endpoint.strip() == "*" else normalize_endpoint(endpoint),
         mode=mode,
@@ -117,6 +153,7 @@ def parse_rule(raw: object) -> FaultRule:
         empty_body=empty_body,
         seconds=float(seconds),
         reset_after_secs=reset_after,
+        body=body,
     )
 
 
@@ -133,7 +170,7 @@ class Decision:
     """What the faults say about one request."""
 
     latency: float = 0.0
-    rule: FaultRule | None = None  # the status or drop rule that applies, if any
+    rule: FaultRule | None = None  # the status, drop or body rule that applies, if any
 
 
 class Faults:
@@ -176,7 +213,7 @@ class Faults:
 
     def draw(self, endpoint: str) -> Decision:
         """Roll every rule for ``endpoint``: the latencies that apply add up; the
-        first status or drop rule that applies decides the outcome."""
+        first other rule that applies decides the outcome."""
         decision = Decision()
         with self._lock:
             for rule in self._rules:

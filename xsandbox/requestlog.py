@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS api_requests (
     path TEXT NOT NULL,
     user_id TEXT,                   -- NULL when the request was not authenticated
     status INTEGER,                 -- NULL when the connection was dropped
-    outcome TEXT NOT NULL,          -- answered | fault | drop_before_commit | drop_after_commit
+    outcome TEXT NOT NULL,          -- answered | fault | drop_before_commit | drop_after_commit | garbled_body | truncated_body
     text TEXT,                      -- POST /2/tweets: the text the request carried
     retry_at INTEGER                -- a 429: the epoch second the client may come back
 );

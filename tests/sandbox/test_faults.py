@@ -93,6 +93,41 @@ def test_commit_then_drop_the_connection(alice, control):
     assert outcomes == ["drop_after_commit", "answered"]
 
 
+def test_garbled_body_commits_then_answers_201_with_a_body_that_is_not_json(alice, control):
+    set_faults(control, {"endpoint": "POST /2/tweets", "mode": "garbled_body", "count": 1})
+    response = alice.tweet("was it published?")
+    assert response.status_code == 201
+    assert int(response.headers["content-length"]) == len(response.content), "the body arrived whole"
+    with pytest.raises(ValueError):
+        response.json()
+    [post] = posts(control)
+    assert (post["text"], post["author_id"]) == ("was it published?", ALICE)
+    assert response.content and post["id"].encode() in response.content, "half of the real answer"
+    [logged] = control.get("/_sandbox/requests").json()["requests"]
+    assert (logged["status"], logged["outcome"]) == (201, "garbled_body")
+
+
+def test_garbled_body_answers_the_body_it_is_given(alice, control):
+    set_faults(control, {"endpoint": "POST /2/tweets", "mode": "garbled_body", "body": '{"data": {}}'})
+    response = alice.tweet("no id in the answer")
+    assert (response.status_code, response.json()) == (201, {"data": {}})
+    assert [p["text"] for p in posts(control)] == ["no id in the answer"]
+
+
+def test_truncated_body_commits_then_breaks_off_mid_answer(alice, control):
+    set_faults(control, {"endpoint": "POST /2/tweets", "mode": "truncated_body", "count": 1})
+    response = alice.post("/2/tweets", json={"text": "cut off"}, stream=True)
+    assert response.status_code == 201
+    assert response.headers["transfer-encoding"] == "chunked"
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        list(response.iter_content(chunk_size=64))
+    [post] = posts(control)
+    assert post["text"] == "cut off"
+    [logged] = control.get("/_sandbox/requests").json()["requests"]
+    assert (logged["status"], logged["outcome"]) == (201, "truncated_body")
+    assert alice.tweet("the next answer is whole").json()["data"]["text"] == "the next answer is whole"
+
+
 def test_drop_before_commit_stores_nothing(alice, control):
     set_faults(control, {"endpoint": "POST /2/tweets", "mode": "drop_before_commit", "count": 1})
     with pytest.raises(requests.ConnectionError):
@@ -132,6 +167,8 @@ def test_post_adds_rules_and_delete_clears_them(alice, control):
     ({"endpoint": "POST /2/tweets", "mode": "drop_after_commit", "count": 0}, "\"count\" must be"),
     ({"mode": "drop_after_commit"}, "needs \"endpoint\""),
     ({"endpoint": "POST /2/tweets", "mode": "latency", "seconds": 1, "colour": "red"}, "unknown fault field"),
+    ({"endpoint": "POST /2/tweets", "mode": "drop_after_commit", "body": "{}"}, "\"body\" belongs to mode"),
+    ({"endpoint": "POST /2/tweets", "mode": "garbled_body", "body": {"data": {}}}, "is a string"),
 ])
 def test_bad_rules_are_refused_with_a_reason(control, rule, message):
     response = control.put("/_sandbox/faults", json={"faults": [rule]})
