@@ -4,6 +4,10 @@ Tokens are encrypted with Fernet keys from ``TOKEN_ENCRYPTION_KEYS`` (newest
 first). MultiFernet encrypts with the newest key and decrypts with any listed
 key, so a key is rotated by putting a new one in front, running
 ``manage.py reencrypt_tokens``, and only then dropping the old one.
+
+A stored token that no listed key decrypts loads as an ``UndecryptableToken``
+rather than raising: one such row must not make every page that lists its
+account answer 500. The gateway refuses to use it and marks the account.
 """
 
 from __future__ import annotations
@@ -54,10 +58,39 @@ def rotate(ciphertext: str) -> str:
         ) from None
 
 
+class UndecryptableToken:
+    """Stands in for a stored token that no key of ``TOKEN_ENCRYPTION_KEYS``
+    decrypts, and keeps its ciphertext so that saving the row writes it back
+    unchanged: putting the old key back restores the token.
+
+    It is not text. Turning it into text (to send it to X, render or log it)
+    raises ``TokenDecryptionError``, and its repr names no secret.
+    """
+
+    __slots__ = ("_ciphertext",)
+
+    def __init__(self, ciphertext: str):
+        self._ciphertext = ciphertext
+
+    def __str__(self) -> str:
+        raise TokenDecryptionError(
+            "A stored X token cannot be decrypted with the keys in TOKEN_ENCRYPTION_KEYS, "
+            "so it cannot be used. Put the key that encrypted it back in the list, or re-link the account."
+        )
+
+    def __repr__(self) -> str:
+        return "<UndecryptableToken>"
+
+
+def is_undecryptable(value: object) -> bool:
+    return isinstance(value, UndecryptableToken)
+
+
 class EncryptedTextField(models.TextField):
     """A text column that holds Fernet ciphertext and gives Python plaintext.
 
     The empty string stays empty (no token), so "has a token" stays queryable.
+    Ciphertext that no configured key decrypts gives an ``UndecryptableToken``.
     """
 
     description = "Text encrypted at rest with TOKEN_ENCRYPTION_KEYS"
@@ -65,9 +98,15 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except TokenDecryptionError:
+            return UndecryptableToken(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, UndecryptableToken):
+            # Encrypting the stand-in would destroy the token for good.
+            return value._ciphertext
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

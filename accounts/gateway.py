@@ -16,12 +16,15 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO
 
 import requests
 import tweepy
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -48,6 +51,23 @@ class XErrorKind(enum.StrEnum):
     UNKNOWN_OUTCOME = "unknown_outcome"  # the request may have been applied
 
 
+class RateLimit(enum.StrEnum):
+    """Which of X's rate-limit windows a 429 waits for."""
+
+    FIFTEEN_MINUTES = "15 min"  # the endpoint's own window, per user
+    USER_24H = "24h user"  # the account's daily posting limit
+    APP_24H = "24h app"  # the app's daily posting limit, shared by every account
+
+
+# X's header families (``<prefix>-limit``, ``-remaining``, ``-reset``) and the
+# window each describes.
+RATE_LIMIT_HEADERS = (
+    ("x-rate-limit", RateLimit.FIFTEEN_MINUTES),
+    ("x-user-limit-24hour", RateLimit.USER_24H),
+    ("x-app-limit-24hour", RateLimit.APP_24H),
+)
+
+
 class XError(Exception):
     """A failure talking to X, in words a person can act on."""
 
@@ -58,6 +78,7 @@ class XError(Exception):
         *,
         status: int | None = None,
         reset_at: datetime | None = None,
+        limit: RateLimit | None = None,
         duplicate: bool = False,
     ):
         super().__init__(message)
@@ -65,6 +86,7 @@ class XError(Exception):
         self.message = message
         self.status = status
         self.reset_at = reset_at
+        self.limit = limit
         self.duplicate = duplicate
 
     def __repr__(self) -> str:
@@ -129,35 +151,103 @@ def _detail(response: requests.Response | None) -> str:
     return text.strip()
 
 
-def _reset_at(response: requests.Response | None) -> datetime:
-    raw = response.headers.get("x-rate-limit-reset") if response is not None else None
-    if raw and raw.isdigit():
-        return datetime.fromtimestamp(int(raw), tz=timezone.get_current_timezone())
-    return timezone.now() + timedelta(minutes=15)
+@dataclass(frozen=True)
+class _Window:
+    limit: RateLimit
+    reset_at: datetime
+    exhausted: bool
 
 
-def classify(exc: Exception, *, applied_if_sent: bool) -> XError:
+def _windows(response: requests.Response | None) -> list[_Window]:
+    """The rate-limit windows X reported on, with a reset it could be read."""
+    if response is None:
+        return []
+    windows = []
+    for prefix, limit in RATE_LIMIT_HEADERS:
+        raw = response.headers.get(f"{prefix}-reset", "").strip()
+        if not raw.isdigit():
+            continue
+        try:
+            reset_at = datetime.fromtimestamp(int(raw), tz=timezone.get_current_timezone())
+        except (OverflowError, OSError, ValueError):
+            continue
+        exhausted = response.headers.get(f"{prefix}-remaining", "").strip() == "0"
+        windows.append(_Window(limit, reset_at, exhausted))
+    return windows
+
+
+def _rate_limited(response: requests.Response | None, *, username: str | None) -> XError:
+    """A 429 waits for the latest reset among the windows X says are used up: a
+    spent daily limit is not lifted by the 15-minute window's reset. Without
+    any, the latest reset X gave; without that, 15 minutes."""
+    windows = _windows(response)
+    waited_for = [w for w in windows if w.exhausted] or windows
+    if not waited_for:
+        reset_at = timezone.now() + timedelta(minutes=15)
+        return XError(
+            XErrorKind.RATE_LIMITED,
+            f"X's rate limit was reached and X did not say when it resets; trying again at {reset_at:%H:%M:%S %Z}.",
+            status=429,
+            reset_at=reset_at,
+        )
+    window = max(waited_for, key=lambda w: w.reset_at)
+    day = f"{window.reset_at:%Y-%m-%d %H:%M %Z}"
+    if window.limit == RateLimit.USER_24H:
+        whose = f"@{username}'s" if username else "this account's"
+        message = f"X's daily limit for {whose} posts was reached; it resets at {day}, and posting waits until then."
+    elif window.limit == RateLimit.APP_24H:
+        message = (
+            "X's daily limit for this app's posts, shared by every account it posts for, was reached; "
+            f"it resets at {day}, and posting waits until then."
+        )
+    else:
+        whom = f" for @{username}" if username else ""
+        message = f"X's 15-minute rate limit{whom} was reached; it resets at {window.reset_at:%H:%M:%S %Z}."
+    return XError(XErrorKind.RATE_LIMITED, message, status=429, reset_at=window.reset_at, limit=window.limit)
+
+
+# What could not be read of an answer that did arrive.
+_UNREADABLE = (
+    (requests.exceptions.ChunkedEncodingError, "it was cut off"),
+    (requests.exceptions.ContentDecodingError, "its compression was broken"),
+    (requests.JSONDecodeError, "it was not JSON"),
+)
+_CHECKING = "checking on X whether the post was published."
+
+
+def classify(exc: Exception, *, applied_if_sent: bool, username: str | None = None) -> XError:
     """Turn a tweepy, requests or oauthlib error into an ``XError``.
 
-    ``applied_if_sent`` says whether the request changes something on X (a post):
-    then a timeout, a dropped connection or a 5xx after the request left means
-    the outcome is unknown, because X may have applied it.
+    ``applied_if_sent`` says whether the request changes something on X (a post).
+    Then only positive knowledge says transient or permanent: the connection
+    was never made, or X answered with a clear refusal. Anything else (a
+    timeout, a dropped connection, a 5xx, an answer that cannot be read, the
+    worker's time running out, an error nobody foresaw) leaves the outcome
+    unknown, because X may have applied it, and failing a post that is on X
+    would invite a second copy. ``username`` names the account in the words.
     """
     if isinstance(exc, XError):
         return exc
     if isinstance(exc, TokenRequestDenied):
         return _classify_status(exc.status_code, exc.response, applied_if_sent=False)
     if isinstance(exc, tweepy.HTTPException):
-        return _classify_status(exc.response.status_code, exc.response, applied_if_sent=applied_if_sent)
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return _classify_status(
+            exc.response.status_code, exc.response, applied_if_sent=applied_if_sent, username=username
+        )
+    if isinstance(exc, requests.ConnectTimeout):
         return XError(XErrorKind.TRANSIENT, "X could not be reached (connection timed out). It will be tried again.")
+    if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
+        return XError(
+            XErrorKind.TRANSIENT,
+            "X could not be reached: its TLS certificate could not be verified. It will be tried again.",
+        )
     if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
         return XError(XErrorKind.TRANSIENT, "X could not be reached (connection refused). It will be tried again.")
     if isinstance(exc, requests.Timeout | requests.ConnectionError):
         if applied_if_sent:
             return XError(
                 XErrorKind.UNKNOWN_OUTCOME,
-                "X did not answer in time after the request was sent; whether it was applied is being checked.",
+                f"X did not answer in time after the request was sent, or the connection broke; {_CHECKING}",
             )
         return XError(XErrorKind.TRANSIENT, "X did not answer in time. It will be tried again.")
     if isinstance(exc, OAuth2Error):
@@ -167,8 +257,38 @@ def classify(exc: Exception, *, applied_if_sent: bool) -> XError:
             status=exc.status_code,
         )
     if isinstance(exc, tweepy.TweepyException) and exc.__context__ is not None:
-        return classify(exc.__context__, applied_if_sent=applied_if_sent)
+        return classify(exc.__context__, applied_if_sent=applied_if_sent, username=username)
+    for kind, what in _UNREADABLE:
+        if isinstance(exc, kind):
+            if applied_if_sent:
+                return XError(XErrorKind.UNKNOWN_OUTCOME, f"X's answer could not be read ({what}); {_CHECKING}")
+            return XError(XErrorKind.TRANSIENT, f"X's answer could not be read ({what}). It will be tried again.")
+    if isinstance(exc, SoftTimeLimitExceeded):
+        if applied_if_sent:
+            return XError(XErrorKind.UNKNOWN_OUTCOME, f"The worker ran out of time while talking to X; {_CHECKING}")
+        return XError(XErrorKind.TRANSIENT, "The worker ran out of time while talking to X. It will be tried again.")
+    # Nobody foresaw this one: keep its traceback for whoever fixes it.
+    log.warning("unexpected error talking to X", exc_info=exc)
+    if applied_if_sent:
+        return XError(
+            XErrorKind.UNKNOWN_OUTCOME,
+            f"An unexpected error ({type(exc).__name__}) happened while talking to X; {_CHECKING}",
+        )
     return XError(XErrorKind.PERMANENT, f"Unexpected error talking to X: {type(exc).__name__}.")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: requests wraps urllib3, which
+    wraps the socket's or the TLS layer's own error."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -178,16 +298,18 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _classify_status(status: int, response: requests.Response | None, *, applied_if_sent: bool) -> XError:
+def _certificate_refused(exc: requests.exceptions.SSLError) -> bool:
+    """True when the TLS handshake failed on X's certificate: the request was
+    never written. Other TLS errors may come while the answer is read."""
+    return any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(exc))
+
+
+def _classify_status(
+    status: int, response: requests.Response | None, *, applied_if_sent: bool, username: str | None = None
+) -> XError:
     detail = _detail(response)
     if status == 429:
-        reset_at = _reset_at(response)
-        return XError(
-            XErrorKind.RATE_LIMITED,
-            f"X's rate limit was reached; it resets at {reset_at:%H:%M:%S %Z}.",
-            status=status,
-            reset_at=reset_at,
-        )
+        return _rate_limited(response, username=username)
     if status == 401:
         return XError(
             XErrorKind.NEEDS_REAUTH,
@@ -195,8 +317,15 @@ def _classify_status(status: int, response: requests.Response | None, *, applied
             status=status,
         )
     if status >= 500 or status == 0:
-        kind = XErrorKind.UNKNOWN_OUTCOME if applied_if_sent else XErrorKind.TRANSIENT
-        return XError(kind, f"X had a server error ({status}).", status=status)
+        if applied_if_sent:
+            return XError(XErrorKind.UNKNOWN_OUTCOME, f"X had a server error ({status}); {_CHECKING}", status=status)
+        return XError(XErrorKind.TRANSIENT, f"X had a server error ({status}). It will be tried again.", status=status)
+    if status < 400 and applied_if_sent:
+        return XError(
+            XErrorKind.UNKNOWN_OUTCOME,
+            f"X answered {status}, which says neither that the post was made nor that it was refused; {_CHECKING}",
+            status=status,
+        )
     if status == 403 and "duplicate content" in detail:
         return XError(
             XErrorKind.PERMANENT,
@@ -395,6 +524,24 @@ def _account_model():
     return XAccount
 
 
+def undecryptable_tokens_reason(username: str) -> str:
+    return (
+        f"@{username}'s stored tokens cannot be decrypted with the configured TOKEN_ENCRYPTION_KEYS: "
+        "the key that encrypted them was removed or changed. Put that key back in TOKEN_ENCRYPTION_KEYS "
+        f"and use “Verify now”, or reconnect @{username}."
+    )
+
+
+def _refuse_undecryptable(account) -> XError:
+    """Mark an account whose tokens no configured key decrypts, so a person
+    sees why it stopped, and the error to raise instead of calling X."""
+    reason = undecryptable_tokens_reason(account.username)
+    if account.status != _account_model().Status.NEEDS_REAUTH:
+        account.mark_needs_reauth(reason)
+        log.warning("the stored tokens of @%s cannot be decrypted; it needs reconnecting", account.username)
+    return XError(XErrorKind.NEEDS_REAUTH, account.status_reason or reason)
+
+
 def refresh_tokens(account, *, force: bool = False):
     """Make sure an OAuth 2.0 account holds a live access token; returns the
     account as re-read under its row lock.
@@ -406,10 +553,16 @@ def refresh_tokens(account, *, force: bool = False):
     after a 401 unless another worker already replaced the token that failed.
     """
     model = _account_model()
+    if account.tokens_undecryptable:
+        raise _refuse_undecryptable(account)
     stale_access_token = account.oauth2_access_token
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=account.pk)
         if locked.auth_method != model.AuthMethod.OAUTH2 or locked.status != model.Status.ACTIVE:
+            return locked
+        if locked.tokens_undecryptable:
+            # Raising here would roll the mark back; callers raise on the status.
+            locked.mark_needs_reauth(undecryptable_tokens_reason(locked.username))
             return locked
         margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
         if force:
@@ -443,6 +596,8 @@ def refresh_tokens(account, *, force: bool = False):
 def client_for(account) -> tweepy.Client:
     """A ready tweepy Client acting as ``account`` (OAuth 1.0a or 2.0 user context)."""
     model = _account_model()
+    if account.tokens_undecryptable:
+        raise _refuse_undecryptable(account)
     if account.auth_method == model.AuthMethod.OAUTH1:
         client = tweepy.Client(
             consumer_key=settings.X_CONSUMER_KEY,
@@ -477,20 +632,22 @@ def call(account, operation, *, applied_if_sent: bool):
     model = _account_model()
     if account.status == model.Status.NEEDS_REAUTH:
         raise XError(XErrorKind.NEEDS_REAUTH, account.status_reason or f"Reconnect @{account.username}.")
+    if account.tokens_undecryptable:
+        raise _refuse_undecryptable(account)
     is_oauth2 = account.auth_method == model.AuthMethod.OAUTH2
     if is_oauth2:
         account = _fresh(refresh_tokens(account))
     try:
         return operation(client_for(account), _user_auth(account))
     except Exception as exc:
-        error = classify(exc, applied_if_sent=applied_if_sent)
+        error = classify(exc, applied_if_sent=applied_if_sent, username=account.username)
         if error.kind != XErrorKind.NEEDS_REAUTH or not is_oauth2:
             raise error from None
     account = _fresh(refresh_tokens(account, force=True))
     try:
         return operation(client_for(account), _user_auth(account))
     except Exception as exc:
-        raise classify(exc, applied_if_sent=applied_if_sent) from None
+        raise classify(exc, applied_if_sent=applied_if_sent, username=account.username) from None
 
 
 def _fresh(account):
@@ -545,6 +702,8 @@ def revoke(account) -> None:
     model = _account_model()
     if account.auth_method != model.AuthMethod.OAUTH2:
         return
+    if account.tokens_undecryptable:
+        raise _refuse_undecryptable(account)
     handler = OAuth2Handler()
     try:
         if account.oauth2_refresh_token:
@@ -673,8 +832,8 @@ def create_post(
     poll_duration_minutes: int | None = None,
     reply_settings: str | None = None,
 ) -> CreatedPost:
-    """``POST /2/tweets``. A timeout, a dropped connection or a 5xx raises
-    ``XError(UNKNOWN_OUTCOME)``: X may have published it."""
+    """``POST /2/tweets``. A timeout, a dropped connection, a 5xx or an answer
+    that cannot be read raises ``XError(UNKNOWN_OUTCOME)``: X may have published it."""
 
     def operation(client: tweepy.Client, user_auth: bool) -> CreatedPost:
         response = client.create_tweet(
@@ -686,10 +845,21 @@ def create_post(
             reply_settings=reply_settings or None,
             user_auth=user_auth,
         )
-        post_id = str(response.data["id"])
+        post_id = _created_id(response.data)
         return CreatedPost(id=post_id, url=x_hosts.post_url(account.username, post_id))
 
     return call(account, operation, applied_if_sent=True)
+
+
+def _created_id(data: object) -> str:
+    """The new post's id from X's 201, which says the post exists: an answer
+    without a usable id is no reason to think it does not."""
+    post_id = data.get("id") if isinstance(data, dict) else None
+    if isinstance(post_id, str | int) and not isinstance(post_id, bool) and str(post_id).isdigit():
+        return str(post_id)
+    raise XError(
+        XErrorKind.UNKNOWN_OUTCOME, f"X's answer could not be read (it names no post id); {_CHECKING}"
+    )
 
 
 @dataclass(frozen=True)

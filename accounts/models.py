@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from timezone_field import TimeZoneField
 
-from .crypto import EncryptedTextField
+from .crypto import EncryptedTextField, is_undecryptable
 
 
 def default_timezone() -> str:
@@ -36,6 +36,8 @@ class XAccount(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         NEEDS_REAUTH = "needs_reauth", "Needs reconnecting"
+
+    TOKEN_FIELDS = ("oauth1_token", "oauth1_token_secret", "oauth2_access_token", "oauth2_refresh_token")
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="x_accounts")
     x_user_id = models.CharField("X user id", max_length=32, unique=True)
@@ -75,6 +77,11 @@ class XAccount(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def tokens_undecryptable(self) -> bool:
+        """True when a stored token could not be decrypted with the configured keys."""
+        return any(is_undecryptable(getattr(self, name)) for name in self.TOKEN_FIELDS)
+
     def mark_needs_reauth(self, reason: str) -> None:
         self.status = self.Status.NEEDS_REAUTH
         self.status_reason = reason
@@ -103,8 +110,14 @@ class LinkAttempt(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    TOKEN_FIELDS = ("request_token", "request_token_secret", "state", "code_verifier")
+
     def __repr__(self) -> str:
         return f"<LinkAttempt {self.pk} {self.method} user={self.user_id}>"
+
+    @property
+    def tokens_undecryptable(self) -> bool:
+        return any(is_undecryptable(getattr(self, name)) for name in self.TOKEN_FIELDS)
 
     @property
     def is_expired(self) -> bool:

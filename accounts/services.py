@@ -100,6 +100,11 @@ def _attempt_for(*, attempt_id: str | None, user, method: str) -> LinkAttempt:
         raise LinkError("This linking attempt is unknown. Start again with “Link X account”.", status=400) from None
     if attempt.user_id != user.pk:
         raise LinkError("This linking attempt belongs to another user.", status=403)
+    if attempt.tokens_undecryptable:
+        raise LinkError(
+            "This linking attempt can no longer be read: the key that encrypted it was removed from "
+            "TOKEN_ENCRYPTION_KEYS. Start again with “Link X account”."
+        )
     return attempt
 
 
@@ -245,7 +250,19 @@ class VerifyResult:
 
 
 def xaccount_verify(*, account: XAccount) -> VerifyResult:
-    """Ask X who the tokens belong to (``GET /2/users/me``) and record the answer."""
+    """Ask X who the tokens belong to (``GET /2/users/me``) and record the answer.
+
+    An account that stopped only because its tokens could not be decrypted is
+    tried again once they can be (the key was put back): X decides whether they
+    still work."""
+    if (
+        not account.is_active
+        and account.status_reason == gateway.undecryptable_tokens_reason(account.username)
+        and not account.tokens_undecryptable
+    ):
+        account.status = XAccount.Status.ACTIVE
+        account.status_reason = ""
+        account.save(update_fields=["status", "status_reason"])
     try:
         me = gateway.get_me(account)
     except XError as error:
@@ -301,18 +318,35 @@ def refresh_expiring_tokens() -> int:
     return count
 
 
-def reencrypt_tokens() -> int:
-    """Re-encrypt every stored token with the newest key of TOKEN_ENCRYPTION_KEYS."""
-    count = 0
-    token_fields = ["oauth1_token", "oauth1_token_secret", "oauth2_access_token", "oauth2_refresh_token"]
+@dataclass(frozen=True)
+class Reencrypted:
+    rows: int  # rows whose tokens are now encrypted with the newest key
+    undecryptable_accounts: list[str]  # handles of accounts left as they were
+    undecryptable_attempts: int  # link attempts in progress left as they were
+
+
+def reencrypt_tokens() -> Reencrypted:
+    """Re-encrypt every stored token with the newest key of TOKEN_ENCRYPTION_KEYS.
+
+    Rows that no configured key decrypts are left byte for byte as they are, so
+    putting their key back still restores them, and are reported by name."""
+    rows = 0
+    accounts = []
+    attempts = 0
     with transaction.atomic():
-        for account in XAccount.objects.select_for_update():
-            account.save(update_fields=token_fields)
-            count += 1
+        for account in XAccount.objects.select_for_update().order_by("username"):
+            if account.tokens_undecryptable:
+                accounts.append(f"@{account.username}")
+                continue
+            account.save(update_fields=list(XAccount.TOKEN_FIELDS))
+            rows += 1
         for attempt in LinkAttempt.objects.select_for_update():
-            attempt.save(update_fields=["request_token", "request_token_secret", "state", "code_verifier"])
-            count += 1
-    return count
+            if attempt.tokens_undecryptable:
+                attempts += 1
+                continue
+            attempt.save(update_fields=list(LinkAttempt.TOKEN_FIELDS))
+            rows += 1
+    return Reencrypted(rows=rows, undecryptable_accounts=accounts, undecryptable_attempts=attempts)
 
 
 def xaccount_pause(*, account_id: int, until: datetime) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
-from accounts.crypto import TokenDecryptionError
 
 
 class Command(BaseCommand):
@@ -15,8 +14,24 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        try:
-            count = services.reencrypt_tokens()
-        except TokenDecryptionError as error:
-            raise CommandError(f"{error} Nothing was changed.") from None
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the tokens of {count} rows with the newest key."))
+        result = services.reencrypt_tokens()
+        attempts = (
+            f" {result.undecryptable_attempts} linking attempt(s) in progress could not be decrypted and were "
+            "left as they are: an attempt lasts 10 minutes, and the person linking can start again."
+            if result.undecryptable_attempts
+            else ""
+        )
+        if result.undecryptable_accounts:
+            done = (
+                f"The tokens of every other row ({result.rows}) were re-encrypted with the newest key."
+                if result.rows
+                else "Nothing was changed."
+            )
+            raise CommandError(
+                f"The tokens of {', '.join(result.undecryptable_accounts)} cannot be decrypted with any key in "
+                "TOKEN_ENCRYPTION_KEYS and were left as they are. Put the key that encrypted them back in the "
+                f"list and run this again, or reconnect those accounts. {done}{attempts}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(f"Re-encrypted the tokens of {result.rows} rows with the newest key.{attempts}")
+        )
