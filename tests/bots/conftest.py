@@ -85,6 +85,14 @@ def sandbox_posts(sandbox: str, **params) -> list[dict]:
     return answer.json()["posts"]
 
 
+@pytest.fixture
+def no_duplicate_rule(sandbox) -> None:
+    """X's duplicate rule off (the sandbox's duplicate_window 0): a post sent
+    twice shows on X as a second post, not as a 403 that would hide it."""
+    answer = requests.put(f"{sandbox}/_sandbox/settings", json={"duplicate_window": 0}, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
 def set_faults(sandbox: str, *rules: dict) -> None:
     answer = requests.put(f"{sandbox}/_sandbox/faults", json={"faults": list(rules), "seed": 1}, timeout=10)
     assert answer.status_code == 200, answer.text

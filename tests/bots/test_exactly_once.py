@@ -16,7 +16,9 @@ from tests.foundation.helpers import wait_until
 from .conftest import link_with_minted_tokens, published, sandbox_posts, schedule
 
 
-def test_the_same_publish_task_delivered_twice_posts_once(redis_url, worker, sandbox, owner, fast_publishing):
+def test_the_same_publish_task_delivered_twice_posts_once(
+    redis_url, worker, sandbox, owner, fast_publishing, no_duplicate_rule
+):
     account = link_with_minted_tokens(sandbox, owner, "alice_bot")
     post = schedule(account, "Delivered twice")
     assert scheduler.claim_post(post_id=post.pk)
@@ -31,7 +33,9 @@ def test_the_same_publish_task_delivered_twice_posts_once(redis_url, worker, san
     assert on_x["request_count"] == 1
 
 
-def test_two_workers_publishing_the_same_post_at_once_post_once(transactional_db, sandbox, owner, fast_publishing):
+def test_two_workers_publishing_the_same_post_at_once_post_once(
+    transactional_db, sandbox, owner, fast_publishing, no_duplicate_rule
+):
     account = link_with_minted_tokens(sandbox, owner, "alice_bot")
     post = schedule(account, "Raced by two workers")
     assert scheduler.claim_post(post_id=post.pk)
@@ -79,7 +83,7 @@ def test_two_dispatchers_at_once_claim_each_post_once(transactional_db, sandbox,
     assert sorted(claimed[0] + claimed[1]) == sorted(p.pk for p in posts)
 
 
-def test_flushall_mid_run_loses_no_post_and_doubles_none(pipeline, redis_url, sandbox, owner):
+def test_flushall_mid_run_loses_no_post_and_doubles_none(pipeline, redis_url, sandbox, owner, no_duplicate_rule):
     accounts = [link_with_minted_tokens(sandbox, owner, name) for name in ("alice_bot", "bob_news", "carol_daily")]
     posts = [schedule(accounts[i % 3], f"Through a flush {i}", in_seconds=i * 0.2) for i in range(30)]
 

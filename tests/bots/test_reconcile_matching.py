@@ -9,7 +9,6 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from django.utils import timezone
 
@@ -20,13 +19,6 @@ from bots.models import Post
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults
 
 CREATE = "POST /2/tweets"
-
-
-@pytest.fixture
-def no_duplicate_rule(sandbox):
-    """A second send shows on X as a second post rather than a 403."""
-    answer = requests.put(f"{sandbox}/_sandbox/settings", json={"duplicate_window": 0}, timeout=10)
-    assert answer.status_code == 200, answer.text
 
 
 def lose_the_answer(account, text: str) -> Post:
