@@ -1,11 +1,16 @@
 """Chaos run: the whole platform as separate processes (PostgreSQL, Redis, the
-sandbox, two Celery workers, beat) publishing N posts across M accounts over
-about a minute while processes are killed, services restarted and X fails
-every way it can; then, once the system has settled, proof from the database
-and the sandbox that every post was published exactly once or ended in a
-designed state with its reason.
+sandbox, two Celery workers, beat, and a standby worker for the run's second
+deliveries) publishing N posts across M accounts over about a minute while
+processes are killed, services restarted, publish tasks delivered twice at
+once and X fails every way it can; then, once the system has settled, proof
+from the database and the sandbox that every post was published exactly once
+or ended in a designed state with its reason.
 
     python -m bench chaos [--small] [--posts N --accounts M] [--seed S] [--write-report RELIABILITY.md]
+
+X's duplicate rule is off for the run (the sandbox's ``duplicate_window`` 0):
+a second send of a post is a second post on X, counted as a duplicate, not a
+refusal that hides it.
 
 Exit status 1 when an invariant fails (a post lost, duplicated, sent to the
 revoked account, sent before a 429's reset, or not settled in time).
@@ -26,11 +31,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 
-from .harness import ROOT, PostgresCluster, System, _postgres_binary, wait_for
+from .deliveries import STANDBY_APPLICATION, HeldRow, Waiting, hold_row, waiting_for
+from .harness import ROOT, PlatformProcess, PostgresCluster, System, _postgres_binary, wait_for
 from .report import percentile
 from .world import at_epoch, migrate, raise_sandbox_limits, sandbox_call, setup_django, wait_for_workers
 
@@ -60,6 +66,19 @@ PROCESS_SETTINGS = {
 FAST_SCHEDULES = {"bots.tasks.sweep_stale_posts": 3, "bots.tasks.reconcile_unknown_posts": 2}
 WORKERS, THREADS = 2, 4
 READ_TIMEOUT = int(PROCESS_SETTINGS["X_HTTP_READ_TIMEOUT"])
+# The sandbox's duplicate_window for the run: 0 turns X's duplicate rule off,
+# so a post sent twice shows as two posts instead of a 403 for the second.
+DUPLICATE_WINDOW = 0
+# Two deliveries of one post: how many posts each strike takes, and how long
+# the run waits for both deliveries to reach the post before it lets them go.
+TWICE_POSTS, TWICE_WITHIN = 3, 2.5
+# How long a strike looks for such posts: none are claimed right after a restart.
+TWICE_FIND = 3.0
+# The queue of a standby worker that takes only the run's second deliveries,
+# so that they reach a free thread at once however busy the two workers are.
+STANDBY, STANDBY_QUEUE = "standby", "chaos.second-deliveries"
+AT_THE_CLAIM = "the same publish task delivered twice at once, both before the move to sending"
+MID_REQUEST = "the same publish task delivered again while X held the first delivery's request"
 
 
 @dataclass(frozen=True)
@@ -94,8 +113,8 @@ class Ledger:
     revoked_username: str = ""
     revoked_user_id: str = ""
 
-    def note(self, kind: str, detail: str = "") -> None:
-        self.faults[kind] += 1
+    def note(self, kind: str, detail: str = "", *, count: int = 1) -> None:
+        self.faults[kind] += count
         self.events.append((time.time(), f"{kind}{': ' + detail if detail else ''}"))
         print(f"  [{time.strftime('%H:%M:%S')}] {kind}{': ' + detail if detail else ''}", flush=True)
 
@@ -203,6 +222,8 @@ class Faults:
             {"endpoint": "POST /2/tweets", "mode": "status", "status": 502, "probability": 0.05},
             {"endpoint": "POST /2/tweets", "mode": "drop_after_commit", "probability": 0.05},
             {"endpoint": "POST /2/tweets", "mode": "drop_before_commit", "probability": 0.05},
+            {"endpoint": "POST /2/tweets", "mode": "garbled_body", "probability": 0.02},
+            {"endpoint": "POST /2/tweets", "mode": "truncated_body", "probability": 0.02},
         ]
         if latency:
             rules.append(
@@ -212,7 +233,8 @@ class Faults:
         sandbox_call("PUT", f"{self.sandbox}/_sandbox/faults", json={"faults": rules, "seed": self.ledger_seed()})
         if latency and not self.ledger.faults["sandbox faults on"]:
             self.ledger.note("sandbox faults on", "POST /2/tweets: 20% 5xx, 5% commit-then-drop, "
-                                                  f"5% drop-before-commit, 3% latency {READ_TIMEOUT + 1.5:g} s")
+                                                  "5% drop-before-commit, 2% an unreadable 201, 2% a 201 cut off, "
+                                                  f"3% latency {READ_TIMEOUT + 1.5:g} s")
 
     def ledger_seed(self) -> int:
         return self.rng.randrange(1 << 30)
@@ -233,7 +255,9 @@ class Faults:
                     " (past the read timeout)" if rule["seconds"] > READ_TIMEOUT else " (for a fault to strike mid-request)")
             else:
                 kind = {"drop_after_commit": "X committed the post, then dropped the connection",
-                        "drop_before_commit": "X dropped the connection before committing"}[rule["mode"]]
+                        "drop_before_commit": "X dropped the connection before committing",
+                        "garbled_body": "X committed the post, then answered 201 with a body that cannot be read",
+                        "truncated_body": "X committed the post, then cut its 201 answer off"}[rule["mode"]]
             self.ledger.faults[kind] += rule["applied"]
 
     def hold_requests(self, seconds: float, count: int) -> None:
@@ -275,7 +299,7 @@ class Faults:
     # Workers.
 
     def kill_worker(self, *, mid_request: bool = False) -> None:
-        worker = self.system.workers[self.kills % len(self.system.workers)]
+        worker = [w for w in self.system.workers if w.name != STANDBY][self.kills % WORKERS]
         self.kills += 1
         if mid_request:
             self.hold_requests(2.5, count=2 * THREADS)
@@ -325,6 +349,98 @@ class Faults:
         self.pg_ctl_stop("immediate")
         self.ledger.note("PostgreSQL restart (pg_ctl -m immediate: crash and recovery)")
 
+    # Two deliveries of one publish task (bench/deliveries.py).
+
+    def posts_in(self, status: str, *, lease_left: float = 0.0, sending_for: float = 0.0,
+                 sent_after: datetime | None = None) -> list[int]:
+        """Up to TWICE_POSTS posts in ``status``, with at least ``lease_left``
+        seconds of their claim left, or in a request for ``sending_for``
+        seconds that began after ``sent_after``, waiting up to TWICE_FIND for
+        them: right after a restart there are none until the dispatcher's
+        next claims."""
+        from django.utils import timezone
+
+        from bots.models import Post
+
+        deadline = time.monotonic() + TWICE_FIND
+        while True:
+            now = timezone.now()
+            posts = Post.objects.filter(status=status)
+            if lease_left:
+                posts = posts.filter(lease_expires_at__gt=now + timedelta(seconds=lease_left))
+            if sending_for:
+                posts = posts.filter(sending_since__lt=now - timedelta(seconds=sending_for))
+            if sent_after:
+                posts = posts.filter(sending_since__gt=sent_after)
+            found = db(lambda: list(posts.order_by("pk").values_list("pk", flat=True)[:TWICE_POSTS]))
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def deliver_twice_at_claim(self) -> None:
+        """A claimed post's task sent twice more, to the standby worker, while
+        the post's row is held locked (as any transaction working on it would
+        hold it) until both copies wait on it, then let go: they reach the
+        move to ``sending`` together, and only one may send."""
+        import psycopg
+
+        from bots.models import Post
+        from bots.tasks import publish_post
+
+        # A lease that outlives the hold, so that the sweeper leaves the post claimed meanwhile.
+        post_ids = self.posts_in(Post.Status.CLAIMED, lease_left=TWICE_WITHIN + 0.5)
+        # One connection, one transaction, per post held.
+        holders: list[psycopg.Connection] = []
+        rows: dict[int, HeldRow] = {}
+        waiting: dict[int, Waiting] = {}
+        try:
+            for post_id in post_ids:
+                holders.append(psycopg.connect(self.system.postgres.url, connect_timeout=5))
+                row = hold_row(holders[-1], Post._meta.db_table, post_id, Post.Status.CLAIMED.value)
+                if row is not None:
+                    rows[post_id] = row
+            for post_id in rows:
+                for _ in range(2):
+                    publish_post.apply_async((post_id,), queue=STANDBY_QUEUE)
+            waiting = dict.fromkeys(rows, Waiting(standby=0, total=0))
+            with psycopg.connect(self.system.postgres.url, autocommit=True, connect_timeout=5) as monitor:
+                deadline = time.monotonic() + TWICE_WITHIN
+                while rows and time.monotonic() < deadline and min(w.standby for w in waiting.values()) < 2:
+                    time.sleep(0.05)
+                    waiting = {post_id: waiting_for(monitor, row) for post_id, row in rows.items()}
+        finally:
+            for conn in holders:
+                conn.close()
+        struck = [post_id for post_id, w in waiting.items() if w.standby >= 2]
+        self.ledger.note(AT_THE_CLAIM, ", ".join(
+            f"post {post_id}: {w.standby} copies waiting on its row ({w.total} deliveries in all)"
+            for post_id, w in sorted(waiting.items())) or "no claimed post", count=len(struck))
+
+    def deliver_twice_mid_request(self) -> None:
+        """A post's task sent again, to the standby worker, while X holds the
+        request of its first delivery: the second must leave the post alone."""
+        from django.utils import timezone
+
+        from bots.models import Post
+        from bots.tasks import publish_post
+
+        held_from = timezone.now()
+        self.hold_requests(2.5, count=THREADS)
+        # A request that began after the hold, and is still waiting, is one X holds: not a quick one
+        # about to end, nor that of a worker killed earlier.
+        post_ids = self.posts_in(Post.Status.SENDING, sending_for=0.3, sent_after=held_from)
+        for post_id in post_ids:
+            publish_post.apply_async((post_id,), queue=STANDBY_QUEUE)
+        deadline = time.monotonic() + 2.0
+        with self.system.redis.client() as redis:
+            while redis.llen(STANDBY_QUEUE) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            taken = not redis.llen(STANDBY_QUEUE)
+        # Taken by a worker with threads to spare, so run at once: while these were still being sent.
+        struck = db(lambda: Post.objects.filter(pk__in=post_ids, status=Post.Status.SENDING).count()) if taken else 0
+        self.ledger.note(MID_REQUEST, f"{len(post_ids)} being sent, {struck} of them taken again while X held them",
+                         count=struck)
+
 
 def timeline(plan: Plan, faults: Faults, revoked: Account) -> list[tuple[float, Callable[[], None]]]:
     """When each fault strikes, in seconds after the first post falls due."""
@@ -338,6 +454,11 @@ def timeline(plan: Plan, faults: Faults, revoked: Account) -> list[tuple[float, 
         (0.55 * w, faults.expire_tokens),
         (0.65 * w, faults.redis_flushall),
         (0.80 * w, faults.pg_restart),
+        (0.12 * w, faults.deliver_twice_at_claim),
+        (0.27 * w, faults.deliver_twice_mid_request),
+        (0.60 * w, faults.deliver_twice_at_claim),
+        (0.75 * w, faults.deliver_twice_mid_request),
+        (0.90 * w, faults.deliver_twice_at_claim),
     ]
     at, n = plan.kill_every / 2, 0
     while at < w:
@@ -345,6 +466,26 @@ def timeline(plan: Plan, faults: Faults, revoked: Account) -> list[tuple[float, 
         at += plan.kill_every
         n += 1
     return sorted(events, key=lambda event: event[0])
+
+
+class Standby(PlatformProcess):
+    """The worker that takes only the run's second deliveries (STANDBY_QUEUE),
+    two threads for each post a strike takes; its database sessions are
+    named, so that the run can tell them apart."""
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "PGAPPNAME": STANDBY_APPLICATION}
+
+
+def start_standby(system: System) -> None:
+    """The standby worker is one of the system's workers, so it is kept alive
+    and stopped with them, but never killed."""
+    standby = Standby(system.log_dir, system.settings, STANDBY, [
+        "worker", "--loglevel", "WARNING", "--pool", "threads", "--concurrency", str(2 * TWICE_POSTS),
+        "--hostname", "standby@%h", "--without-mingle", "--without-gossip", "--queues", STANDBY_QUEUE,
+    ])
+    standby.start()
+    system.workers.append(standby)
 
 
 def keep_alive(system: System, ledger: Ledger) -> None:
@@ -467,7 +608,12 @@ def verify(plan: Plan, system: System, ledger: Ledger, tag: str, start: float) -
     on_x = [p for p in on_x if p["submitted_text"].startswith(f"chaos {tag} ")]
     log = sandbox_call("GET", f"{system.sandbox.url}/_sandbox/requests",
                        params={"endpoint": "POST /2/tweets", "since": start - 120})
+    duplicate_window = sandbox_call("GET", f"{system.sandbox.url}/_sandbox/settings")["settings"]["duplicate_window"]
     by_id = {p["id"]: p for p in on_x}
+    # Every post on X counts against the run's post of its author and text
+    # (each text is unique in the run), whatever it replies to: a second send
+    # of a thread's part may answer a second copy of the part before it.
+    # X's own request_count is no measure: it counts attempts, not posts.
     copies = Counter((p["author_id"], p["submitted_text"]) for p in on_x)
     ours = {(p["account__x_user_id"], p["text"]) for p in posts}
     failures: list[str] = []
@@ -511,6 +657,8 @@ def verify(plan: Plan, system: System, ledger: Ledger, tag: str, start: float) -
     told_early = [r for r in log["early_retries"] if not in_flight(r, log["requests"])]
 
     figures = {
+        "X's duplicate rule (sandbox duplicate_window)":
+            "off (0 s): a second send is a second post" if duplicate_window == 0 else f"on ({duplicate_window} s)",
         "posts scheduled": plan.posts,
         "posts in the database": len(posts),
         "published": len(published),
@@ -519,6 +667,7 @@ def verify(plan: Plan, system: System, ledger: Ledger, tag: str, start: float) -
         "held (account needs reconnecting)": len(held),
         "held, on X, found once the account is reconnected": len(held_on_x),
         "duplicates on X": duplicates,
+        "posts on X of one post, max": max((copies[key] for key in ours), default=0),
         "lost": lost,
         "not at an end (scheduled, claimed, sending, unknown)": len(open_),
         "published but not on X as recorded": len(mismatched),
@@ -541,7 +690,10 @@ def verify(plan: Plan, system: System, ledger: Ledger, tag: str, start: float) -
         (lost == 0, f"{lost} posts lost: " + "; ".join(
             f"post {p['pk']} ({p['status']}, @{p['account__username']}): {p['last_error'][:100] or 'no reason'}"
             for p in (open_ + on_x_unpublished)[:5])),
-        (duplicates == 0, f"{duplicates} duplicates on X"),
+        (duplicate_window == 0, f"X's duplicate rule was on ({duplicate_window} s): a second send was refused, "
+                                "not seen, so duplicates cannot be counted"),
+        (duplicates == 0, f"{duplicates} duplicates on X: " + "; ".join(
+            f"{n} posts of {text!r}" for (_, text), n in copies.most_common(5) if n > 1)),
         (not strays, f"{len(strays)} posts on X that were never scheduled"),
         (not after_revoke, f"{len(after_revoke)} posts on the revoked account after revocation"),
         (not told_early, f"{len(told_early)} requests before a 429's reset, e.g. "
@@ -589,13 +741,16 @@ def write_report(path: Path, *, plan: Plan, ledger: Ledger, verdict: Verdict, wa
 Figures of a chaos run: {plan.posts:,} posts across {plan.accounts:,} accounts (OAuth 2.0 and OAuth 1.0a
 alternately, one in ten posts a thread of 2 or 3 parts) falling due over {plan.window:g} s, published by the
 whole platform as separate processes — a PostgreSQL cluster of the run's own, Redis, the X API sandbox,
-{WORKERS} Celery workers of {THREADS} threads and beat — while faults strike. Afterwards the run waits (at most
-{plan.settle:g} s) for every post to reach its end and checks, from the database and the sandbox's
-`/_sandbox/posts` and `/_sandbox/requests`:
+{WORKERS} Celery workers of {THREADS} threads, beat, and a standby worker that takes only the run's second
+deliveries of a task — while faults strike. X's duplicate rule is off
+(the sandbox's `duplicate_window` 0), so a post sent twice is two posts on X, not a 403 that hides the
+second send. Afterwards the run waits (at most {plan.settle:g} s) for every post to reach its end and
+checks, from the database and the sandbox's `/_sandbox/posts` and `/_sandbox/requests`:
 
 - every post is published, or failed with its reason, or held (its account needs reconnecting);
 - the sandbox holds exactly one post per published post, with the recorded id, author, text and (for a
-  thread part) the part it replies to; no post on X that was never scheduled or is not published in the
+  thread part) the part it replies to: every post on X counts against the run's post of its author and
+  text, whatever it replies to; no post on X that was never scheduled or is not published in the
   database;
 - none is lost (everything scheduled is accounted for);
 - nothing was posted to the revoked account after its revocation, and no post of another account failed;
@@ -630,6 +785,16 @@ Wall time of the run, start-up and checks included: {wall:.0f} s.
   waiting never reaches the platform, yet the sandbox would count the next request as early.
 - **Tokens:** every OAuth 2.0 account's access token expired on X mid-run (the platform still thinks it
   valid: a 401, then a refresh), and one account revoked on X.
+- **Two deliveries of one task:** what Redis does with a task a worker has not acknowledged within the
+  broker's visibility timeout (it hands it to the next worker that asks, while the first may still be
+  running it), done on purpose: the run sends a post's publish task again, with the same arguments, to a
+  standby worker that takes only these and so runs them at once. Three times, for up to {TWICE_POSTS}
+  claimed posts, two copies each, while the run holds the post's row locked (as any transaction on it
+  would) until both copies wait on it, then lets them go together: they reach the move to `sending` at
+  the same moment, and only one may send. Twice, for up to {TWICE_POSTS} posts whose requests X holds for
+  2.5 s, one copy each: the second delivery comes while the first waits for X. The table counts the posts
+  where it struck: both copies waiting on the row together (from `pg_locks`), or the copy taken while
+  the post was still `sending`.
 
 ## The machine
 
@@ -684,12 +849,15 @@ def main(argv: list[str] | None = None) -> int:
     with System(database_url="") as system:
         try:
             setup_django(system, PROCESS_SETTINGS)
+            # It needs no table to start: its start-up overlaps the migrations.
+            start_standby(system)
             migrate()
             speed_up_schedules()
             raise_sandbox_limits(system.sandbox.url)
+            sandbox_call("PUT", f"{system.sandbox.url}/_sandbox/settings", json={"duplicate_window": DUPLICATE_WINDOW})
             accounts = create_accounts(system.sandbox.url, plan.accounts, tag)
             system.start_workers(WORKERS, pool="threads", concurrency=THREADS)
-            wait_for_workers(WORKERS)
+            wait_for_workers(WORKERS + 1)
             system.start_beat()
             start = time.time() + 5
             threads = schedule_posts(plan, accounts, tag, start)

@@ -1,7 +1,8 @@
 """The chaos run works, small: ``python -m bench chaos --small`` publishes 200
 posts across 20 accounts while workers are killed, Redis and PostgreSQL
-restarted and X fails every way it can, and every post is accounted for:
-none lost, none twice on X (RELIABILITY.md has the full run's figures)."""
+restarted, publish tasks delivered twice at once and X fails every way it can,
+with X's duplicate rule off, and every post is accounted for: none lost, none
+twice on X (RELIABILITY.md has the full run's figures)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 
+from bench.chaos import AT_THE_CLAIM, MID_REQUEST
 from tests.support import ROOT
 
 
@@ -26,7 +28,10 @@ def test_a_small_chaos_run_loses_nothing_and_doubles_nothing(tmp_path):
     figures = result["figures"]
     assert result["failures"] == []
     assert figures["lost"] == 0
+    # A second send would be a second post on X, so "no duplicates" means none was sent twice.
+    assert figures["X's duplicate rule (sandbox duplicate_window)"].startswith("off (0 s)")
     assert figures["duplicates on X"] == 0
+    assert figures["posts on X of one post, max"] == 1
     assert figures["posts in the database"] == figures["posts scheduled"] == 200
     assert figures["published"] + figures["failed"] + figures["held (account needs reconnecting)"] == 200
     assert figures["posts on the revoked account after revocation"] == 0
@@ -35,7 +40,7 @@ def test_a_small_chaos_run_loses_nothing_and_doubles_nothing(tmp_path):
     for kind in ("worker kill -9", "worker kill -9 mid-request", "Redis restart without persistence",
                  "Redis FLUSHALL", "PostgreSQL fast shutdown (pg_ctl -m fast) while workers hold results",
                  "PostgreSQL restart (pg_ctl -m immediate: crash and recovery)", "sandbox faults on", "429 wave",
-                 "OAuth 2.0 tokens expired", "account revoked"):
+                 "OAuth 2.0 tokens expired", "account revoked", AT_THE_CLAIM, MID_REQUEST):
         assert result["faults"].get(kind, 0) >= 1, (kind, result["faults"])
     assert figures["429 answers"] > 0
     # The table a person reads.
