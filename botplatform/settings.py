@@ -221,6 +221,9 @@ RATE_LIMIT_JITTER_SECONDS = env.whole_number("RATE_LIMIT_JITTER_SECONDS", 5, min
 # CSV import fetches media from http(s) URLs; addresses inside private networks
 # (loopback, 10.x, 192.168.x, …) are refused unless this is set.
 CSV_MEDIA_ALLOW_PRIVATE_HOSTS = env.flag("CSV_MEDIA_ALLOW_PRIVATE_HOSTS", False)
+# The largest CSV file an import takes, in bytes: a larger upload is refused
+# while it arrives, before it is held whole in memory or on disk.
+CSV_IMPORT_MAX_BYTES = env.whole_number("CSV_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
 # A post whose answer was lost is looked for on X every POST_RECONCILE_EVERY
 # seconds; not found after POST_UNKNOWN_GRACE_SECONDS, it is sent again.
 POST_RECONCILE_EVERY_SECONDS = env.whole_number("POST_RECONCILE_EVERY_SECONDS", 10, minimum=1)

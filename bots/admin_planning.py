@@ -8,26 +8,31 @@ budgets come from ``bots.calendar``, ``bots.csv_io``, ``bots.dashboard`` and
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import XAccount
 
 from . import calendar, costs, csv_io, tasks
 from .models import AccountBudget, ImportJob, Post, PostCalendar
 
+log = logging.getLogger(__name__)
 
 # The admin index shows the dashboard (bots/templatetags/bots_planning.py) above the apps.
 admin.site.index_template = "admin/bots/dashboard_index.html"
@@ -115,13 +120,48 @@ class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
 # CSV import.
 
 
+class CappedUpload(FileUploadHandler):
+    """Takes an uploaded file only up to CSV_IMPORT_MAX_BYTES while it
+    arrives: past that the file is dropped, and the rest of it read and
+    thrown away, so a large upload is never held whole in memory or on disk."""
+
+    def __init__(self, request: HttpRequest, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.refused = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            self.refused = True
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        # The handlers after this one (memory, temporary file) make the file.
+        return None
+
+
 class ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", allow_empty_file=True, help_text=(
-        "UTF-8, with a header row. Columns: account (@username), text, scheduled_at, thread, media."))
+    file = forms.FileField(label="CSV file", allow_empty_file=True)
     time_zone = forms.CharField(
         label="Time zone for times without an offset", max_length=64,
         help_text="An IANA name such as Europe/Paris. Times with an offset (2026-12-01T09:00+01:00) keep theirs.",
     )
+
+    def __init__(self, *args: Any, refused_upload: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused_upload = refused_upload
+        self.fields["file"].help_text = (
+            f"UTF-8, with a header row, at most {csv_io.size_in_words(settings.CSV_IMPORT_MAX_BYTES)}. "
+            "Columns: account (@username), text, scheduled_at, thread, media.")
+        if refused_upload:
+            # The file was dropped as it arrived: say why, not that it is missing.
+            self.fields["file"].required = False
+
+    def clean_file(self) -> Any:
+        if self.refused_upload:
+            raise forms.ValidationError(self.refused_upload)
+        return self.cleaned_data["file"]
 
     def clean_time_zone(self) -> zoneinfo.ZoneInfo:
         name = self.cleaned_data["time_zone"].strip()
@@ -165,7 +205,18 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
+        upload = view(self.add_view)
+
+        # The cap must be in place before anything reads the request's body,
+        # and the CSRF middleware reads it: so the middleware is told to skip
+        # this view, and the admin's own CSRF check (in admin_view) runs after.
+        @csrf_exempt
+        def capped_upload(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.upload_handlers.insert(0, CappedUpload(request, settings.CSV_IMPORT_MAX_BYTES))
+            return upload(request, *args, **kwargs)
+
         return [
+            path("add/", capped_upload, name="bots_importjob_add"),
             path("<path:object_id>/progress/", view(self.progress_view), name="bots_importjob_progress"),
             path("export/", view(self.export_view), name="bots_post_export"),
             *super().get_urls(),
@@ -174,7 +225,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise Http404("No such page.")
-        form = ImportForm(request.POST or None, request.FILES or None,
+        # Reading the body (POST, FILES) runs the upload handlers, the cap among them.
+        data, files = (request.POST, request.FILES) if request.method == "POST" else (None, None)
+        cap = next((h for h in request.upload_handlers if isinstance(h, CappedUpload)), None)
+        refused = csv_io.too_large(cap.limit) if cap is not None and cap.refused else ""
+        form = ImportForm(data or None, files or None, refused_upload=refused,
                           initial={"time_zone": str(request.user.timezone)})
         if request.method == "POST" and form.is_valid():
             try:
@@ -183,7 +238,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             except csv_io.CsvFileError as error:
                 form.add_error("file", str(error))
             else:
-                transaction.on_commit(lambda: tasks.import_posts_csv.delay(job.pk))
+                transaction.on_commit(lambda: enqueue_import(job))
                 return HttpResponseRedirect(reverse("admin:bots_importjob_change", args=[job.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -233,6 +288,15 @@ class ImportJobAdmin(admin.ModelAdmin):
                                        "again.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:bots_post_changelist"))
         return export_response(changelist.get_queryset(request))
+
+
+def enqueue_import(job: ImportJob) -> None:
+    try:
+        tasks.import_posts_csv.delay(job.pk)
+    except Exception:
+        # Unqueued, the job would wait for a worker for ever (Redis down or full).
+        log.exception("CSV import %s could not be queued", job.pk)
+        csv_io.import_job_end(job_id=job.pk, reason=csv_io.NOT_QUEUED)
 
 
 def progress_of(job: ImportJob) -> dict[str, Any]:

@@ -7,38 +7,46 @@ a thread, in file order) and ``media`` (``|``-separated paths under
 MEDIA_ROOT, or http(s) URLs). An export adds ``status``, ``x_url`` and
 ``last_error``, which an import ignores, so an export imports again.
 
+A cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is exported with a single quote
+before it, as OWASP recommends; so is one that starts with quotes and then
+such a character. An import takes that one quote off again, so any text makes
+the round trip unchanged.
+
 An import is all or nothing: every row is checked first, and one refused row
 means nothing is created and a report says which row (the header is row 1),
 which column and why. Then everything is created in one transaction and
 scheduled through ``services.post_schedule``.
+
+A job always ends, ``done`` or ``refused`` with a reason on its page: a
+failure of any kind refuses it, and the sweeper ends one whose worker died.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import ipaddress
+import logging
 import shutil
-import socket
 import tempfile
 import time as clock
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import XAccount
 
-from . import services, slots
+from . import media_fetch, services, slots
 from .forms import sniff_media_type
 from .models import ImportJob, Post, PostingSlot, PostMedia
 from .recurring import local_instant
@@ -58,15 +66,40 @@ COLUMNS = ("account", "text", "scheduled_at", "thread", "media")
 REQUIRED = ("account", "text")
 EXPORT_COLUMNS = (*COLUMNS, "status", "x_url", "last_error")
 
-# Fetching media from URLs: how long to wait, and for how long in all.
-FETCH_TIMEOUT = (5, 20)
-FETCH_DEADLINE_SECONDS = 60
+# Media from URLs are fetched this many at a time, all within one deadline for
+# the whole import, which leaves the worker time to create the posts before its
+# soft time limit stops it.
+MEDIA_FETCH_THREADS = 4
+MEDIA_DEADLINE_SECONDS = 120
 # How often the worker records its progress, in rows.
 PROGRESS_EVERY = 200
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# A job not ended yet; and those a worker is at, which only a dead worker leaves for long.
+ACTIVE = (ImportJob.Status.PENDING, ImportJob.Status.CHECKING, ImportJob.Status.CREATING)
+AT_WORK = (ImportJob.Status.CHECKING, ImportJob.Status.CREATING)
+
+WORKER_ENDED = ("The import stopped (its worker ended) before it finished, and nothing was imported: "
+                "upload it again.")
+NOT_QUEUED = ("The import could not be handed to a worker (the queue did not take it), and nothing was "
+              "imported: upload it again in a moment; if this happens again, tell an administrator.")
+
+log = logging.getLogger(__name__)
 
 
 class CsvFileError(Exception):
-    """The file as a whole cannot be read (encoding, header); nothing is imported."""
+    """The file as a whole cannot be read (size, encoding, header, a field too
+    long); nothing is imported. ``row`` is the record it was found in."""
+
+    def __init__(self, message: str, *, row: int = 1) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+class ImportEnded(Exception):
+    """The job was ended elsewhere (by the sweeper, or by another delivery of
+    its task) while this worker was at it: this worker stops and writes nothing."""
 
 
 @dataclass(frozen=True)
@@ -106,14 +139,22 @@ class Plan:
     roots: list[PlannedPost]
     problems: list[Problem]
     rows: int
-    downloads: Path | None = None
+    downloads: Downloads
 
     def discard(self) -> None:
-        if self.downloads is not None:
-            shutil.rmtree(self.downloads, ignore_errors=True)
+        self.downloads.close()
 
 
 # Reading the file.
+
+
+def size_in_words(limit: int) -> str:
+    return f"{limit / MB:g} MB" if limit >= MB else f"{limit:,} bytes"
+
+
+def too_large(limit: int) -> str:
+    return (f"The file is larger than {size_in_words(limit)}, the most an import takes: split it into smaller "
+            "files and upload them one at a time.")
 
 
 def decode(data: bytes) -> str:
@@ -135,7 +176,7 @@ def read_header(text: str) -> list[str]:
     if not text.strip():
         raise CsvFileError("The file is empty: it needs a header row (account,text,scheduled_at,thread,media) "
                            "and a row per post.")
-    header = next(csv.reader(io.StringIO(text)))
+    _, header = next(_records(text))
     names = [name.strip().lower() for name in header]
     unknown = [name for name in names if name not in EXPORT_COLUMNS]
     if unknown:
@@ -154,17 +195,63 @@ def read_header(text: str) -> list[str]:
 
 
 def csv_rows(text: str) -> Iterator[tuple[int, dict[str, str] | None]]:
-    """Each record after the header with its row number (header = 1); None
-    for a record with more fields than the header."""
-    reader = csv.reader(io.StringIO(text))
-    names = [name.strip().lower() for name in next(reader)]
-    for number, values in enumerate(reader, start=2):
+    """Each record after the header with its row number (header = 1), its
+    cells as written before an export escaped them; None for a record with
+    more fields than the header."""
+    records = _records(text)
+    _, header = next(records)
+    names = [name.strip().lower() for name in header]
+    for number, values in records:
         if not any(value.strip() for value in values):
             continue
         if len(values) > len(names):
             yield number, None
             continue
-        yield number, dict(zip(names, values + [""] * (len(names) - len(values)), strict=True))
+        cells = [cell_in(value) for value in values]
+        yield number, dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The file's records with their numbers (the header is 1). Lines may end
+    in CR LF, LF or a lone CR (older Mac programs)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    number = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _unreadable(error, row=number, line=reader.line_num) from None
+        yield number, values
+        number += 1
+
+
+def _unreadable(error: csv.Error, *, row: int, line: int) -> CsvFileError:
+    # csv.Error has no subclasses; with newline="" and the default dialect the
+    # field size limit is the one it meets in practice.
+    limit = csv.field_size_limit()
+    if str(error).startswith("field larger than field limit"):
+        return CsvFileError(
+            f"Line {line}: a field is longer than {limit:,} characters, and nothing was imported. A post's text "
+            "is at most 280: look for a double quote that opens a field and is never closed, which makes the "
+            "rest of the file one field.", row=row)
+    return CsvFileError(f"Line {line} cannot be read as CSV ({error}), and nothing was imported: save the file "
+                        "as CSV again and upload it.", row=row)
+
+
+def cell_out(value: str) -> str:
+    """A cell as exported: a single quote before a formula, and before text
+    that already starts with quotes and then a formula's first character, so
+    that ``cell_in`` gives every text back exactly."""
+    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
+
+
+def cell_in(value: str) -> str:
+    """A cell as imported: the quote ``cell_out`` added taken off again."""
+    if value.startswith("'") and value[1:].lstrip("'").startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 # Checking.
@@ -175,13 +262,32 @@ def import_check(
     progress: Callable[[int], None] = lambda rows: None,
 ) -> Plan:
     """Check every row and plan the posts; nothing is written. Media from
-    URLs are fetched into a temporary directory, which ``Plan.discard``
-    removes."""
+    URLs are fetched a few at a time, while the rows are checked, into a
+    temporary directory, which ``Plan.discard`` removes."""
     now = now or timezone.now()
     read_header(text)
     accounts = {a.username.lower(): a for a in _accounts_of(user)}
     with_slots = set(PostingSlot.objects.filter(account__in=accounts.values()).values_list("account_id", flat=True))
-    plan = Plan(roots=[], problems=[], rows=0)
+    urls = [item for _, row in csv_rows(text) if row for item in _media_items(row.get("media", "")) if _is_url(item)]
+    plan = Plan(roots=[], problems=[], rows=0,
+                downloads=Downloads(urls, deadline=clock.monotonic() + _media_deadline_seconds()))
+    try:
+        _check_rows(plan, text, accounts=accounts, zone=zone, now=now, with_slots=with_slots, progress=progress)
+    except BaseException:
+        plan.discard()
+        raise
+    return plan
+
+
+def _media_deadline_seconds() -> float:
+    # Half the soft time limit at most, however low it is set: the rest is for creating the posts.
+    return min(MEDIA_DEADLINE_SECONDS, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2)
+
+
+def _check_rows(
+    plan: Plan, text: str, *, accounts: dict[str, XAccount], zone: tzinfo, now: datetime, with_slots: set[int],
+    progress: Callable[[int], None],
+) -> None:
     threads: dict[str, PlannedPost] = {}
     for number, row in csv_rows(text):
         plan.rows += 1
@@ -205,7 +311,6 @@ def import_check(
     progress(plan.rows)
     if not plan.rows and not plan.problems:
         plan.problems.append(Problem(1, "", "The file has a header but no rows: add a row per post."))
-    return plan
 
 
 def _accounts_of(user) -> QuerySet[XAccount]:
@@ -217,6 +322,12 @@ def _check_row(
     plan: Plan, number: int, row: dict[str, str], *, accounts: dict[str, XAccount], zone: tzinfo, now: datetime,
     threads: dict[str, PlannedPost], with_slots: set[int],
 ) -> PlannedPost | None:
+    # PostgreSQL cannot store a NUL character, and a path cannot hold one.
+    with_nul = [Problem(number, column, "This cell contains a NUL character (U+0000), which cannot be stored: "
+                                        "remove it.") for column, value in row.items() if "\0" in value]
+    if with_nul:
+        plan.problems.extend(with_nul)
+        return None
     problems: list[Problem] = []
     handle = row.get("account", "").strip()
     account = accounts.get(handle.lstrip("@").lower()) if handle else None
@@ -278,14 +389,20 @@ def _parse_time(value: str, *, zone: tzinfo, now: datetime) -> tuple[datetime | 
 # Media.
 
 
+def _media_items(value: str) -> list[str]:
+    return [item for item in (part.strip() for part in value.split("|")) if item]
+
+
+def _is_url(item: str) -> bool:
+    return item.lower().startswith(("http://", "https://"))
+
+
 def _media(plan: Plan, number: int, value: str, problems: list[Problem]) -> list[MediaSource]:
     found = []
-    for item in (part.strip() for part in value.split("|")):
-        if not item:
-            continue
+    for item in _media_items(value):
         try:
-            if item.lower().startswith(("http://", "https://")):
-                found.append(_fetch(plan, item))
+            if _is_url(item):
+                found.append(plan.downloads.get(item))
             else:
                 found.append(_local(item))
         except MediaError as error:
@@ -319,70 +436,59 @@ def _local(item: str) -> MediaSource:
     if not path.is_relative_to(root):
         raise MediaError(f"{item} is outside the media folder: give a path under MEDIA_ROOT (such as "
                          "uploads/photo.png) or an http(s) URL.")
-    if not path.is_file():
-        raise MediaError(f"There is no file {item} in the media folder.")
-    with path.open("rb") as file:
-        content_type = _known_type(item, file.read(16))
-    return MediaSource(spec=MediaSpec(name=item, content_type=content_type, size=path.stat().st_size),
+    try:
+        if not path.is_file():
+            raise MediaError(f"There is no file {item} in the media folder.")
+        with path.open("rb") as file:
+            content_type = _known_type(item, file.read(16))
+        size = path.stat().st_size
+    except OSError as error:
+        raise MediaError(f"{item} cannot be read from the media folder ({error.strerror or type(error).__name__}): "
+                         "check the path.") from None
+    return MediaSource(spec=MediaSpec(name=item, content_type=content_type, size=size),
                        storage_name=path.relative_to(root).as_posix())
 
 
-def _fetch(plan: Plan, url: str) -> MediaSource:
-    if plan.downloads is None:
-        plan.downloads = Path(tempfile.mkdtemp(prefix="csv-import-"))
-    target = plan.downloads / f"{len(list(plan.downloads.iterdir()))}"
-    deadline = clock.monotonic() + FETCH_DEADLINE_SECONDS
-    _refuse_private_host(url)
+class Downloads:
+    """An import's media URLs, each fetched once, a few at a time, into a
+    temporary directory, all before one deadline. The fetches start at once
+    and run while the rows are checked."""
+
+    def __init__(self, urls: Iterable[str], *, deadline: float) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="csv-import-"))
+        # Its threads start with the first fetch: an import without URLs has none.
+        self._pool = ThreadPoolExecutor(max_workers=MEDIA_FETCH_THREADS, thread_name_prefix="csv-media")
+        self._fetches: dict[str, Future[MediaSource]] = {}
+        for url in dict.fromkeys(urls):
+            target = self.directory / str(len(self._fetches))
+            self._fetches[url] = self._pool.submit(_download, url, target=target, deadline=deadline)
+
+    def get(self, url: str) -> MediaSource:
+        """The fetched file, once its fetch ends; MediaError says why it failed."""
+        return self._fetches[url].result()
+
+    def close(self) -> None:
+        # Not waiting: after a soft time limit the worker has seconds to record
+        # the refusal, and a fetch still running ends at the deadline anyway.
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _download(url: str, *, target: Path, deadline: float) -> MediaSource:
     try:
-        # No redirects: each hop would need the same check, and a public URL
-        # could otherwise lead the server to an internal one.
-        with requests.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False) as response:
-            if response.is_redirect:
-                raise MediaError(f"{url} redirects to {response.headers.get('Location', 'elsewhere')}: "
-                                 "give the final address.")
-            if response.status_code != 200:
-                raise MediaError(f"{url} answered {response.status_code} {response.reason}: check the address.")
-            chunks = response.iter_content(chunk_size=64 * 1024)
-            first = next(chunks, b"")
-            content_type = _known_type(url, first)
-            limit = _limit(content_type)
-            size = 0
-            with target.open("wb") as file:
-                for chunk in _chain(first, chunks):
-                    size += len(chunk)
-                    if size > limit:
-                        raise MediaError(f"{url} is larger than X's {limit // MB} MB limit for "
-                                         f"{content_type.split('/')[0]}s of this type.")
-                    if clock.monotonic() > deadline:
-                        raise MediaError(f"{url} took longer than {FETCH_DEADLINE_SECONDS} s to download.")
-                    file.write(chunk)
-    except requests.RequestException as error:
-        raise MediaError(f"{url} could not be fetched ({type(error).__name__}): check the address.") from None
-    name = url.rstrip("/").rsplit("/", 1)[-1] or "media"
-    return MediaSource(spec=MediaSpec(name=name, content_type=content_type, size=size), temporary=target)
-
-
-def _refuse_private_host(url: str) -> None:
-    """The server fetches the URL, so it must not be turned against the network
-    it sits in: loopback, private, link-local and reserved addresses are refused
-    unless CSV_MEDIA_ALLOW_PRIVATE_HOSTS is set (development, tests)."""
-    if settings.CSV_MEDIA_ALLOW_PRIVATE_HOSTS:
-        return
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        raise MediaError(f"{url}: the host {host!r} is unknown; check the address.") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            raise MediaError(f"{url} points into a private network ({ip}); give a public address or "
-                             "put the file in the media folder.")
-
-
-def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+        fetched = media_fetch.fetch_media(url, max_bytes=MAX_VIDEO_BYTES, deadline=deadline,
+                                          allow_private=settings.CSV_MEDIA_ALLOW_PRIVATE_HOSTS)
+    except media_fetch.MediaFetchError as error:
+        raise MediaError(str(error)) from None
+    content_type = _known_type(url, fetched.content[:16])
+    limit = _limit(content_type)
+    if len(fetched.content) > limit:
+        raise MediaError(f"{url} is larger than X's {limit // MB} MB limit for {content_type.split('/')[0]}s "
+                         "of this type.")
+    target.write_bytes(fetched.content)
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "media"
+    return MediaSource(spec=MediaSpec(name=name, content_type=content_type, size=len(fetched.content)),
+                       temporary=target)
 
 
 # Creating.
@@ -442,7 +548,8 @@ class _Echo:
 def export_lines(*, roots: QuerySet[Post], zone: tzinfo) -> Iterator[str]:
     """The posts (thread roots, with their parts after them) as CSV lines in
     the import's columns plus status, x_url and last_error; times in ISO 8601
-    with the offset of ``zone``. Read in chunks, so any number streams."""
+    with the offset of ``zone``; every cell safe to open in a spreadsheet
+    (``cell_out``). Read in chunks, so any number streams."""
     writer = csv.writer(_Echo())
     # The byte order mark lets spreadsheet programs read the file as UTF-8.
     yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
@@ -454,19 +561,23 @@ def export_lines(*, roots: QuerySet[Post], zone: tzinfo) -> Iterator[str]:
         thread = f"post-{root.pk}" if parts else ""
         when = timezone.localtime(root.scheduled_at, zone).isoformat(timespec="minutes") if root.scheduled_at else ""
         for post in (root, *parts):
-            yield writer.writerow([
+            yield writer.writerow([cell_out(cell) for cell in (
                 f"@{root.account.username}", post.text, when if post is root else "", thread,
                 "|".join(media.file.name for media in post.media.all()), post.status, post.x_post_url,
                 post.last_error,
-            ])
+            )])
 
 
 # The background job.
 
 
 def import_job_start(*, upload, user, zone: tzinfo) -> ImportJob:
-    """Store an uploaded CSV whose header is sound as a job for a worker."""
-    data = upload.read()
+    """Store an uploaded CSV whose size and header are sound as a job for a
+    worker. At most one byte past CSV_IMPORT_MAX_BYTES is read."""
+    limit = settings.CSV_IMPORT_MAX_BYTES
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise CsvFileError(too_large(limit))
     read_header(decode(data))
     job = ImportJob(file_name=(upload.name or "")[:255], time_zone=zone, created_by=user)
     job.file.save("upload.csv", File(io.BytesIO(data)), save=True)
@@ -474,41 +585,122 @@ def import_job_start(*, upload, user, zone: tzinfo) -> ImportJob:
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
-    """Check every row of the job's file, then create all its posts or none."""
+    """Check every row of the job's file, then create all its posts or none.
+    Whatever happens, the job ends: ``done``, or ``refused`` with a reason."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if job.finished:
         return job
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.CHECKING, progressed_at=timezone.now())
+    if not claimed:
+        # An earlier delivery of this task started the job and its worker
+        # died (Celery delivers again then). Running it again could kill the
+        # next worker the same way, for ever.
+        import_job_end(job_id=job.pk, reason=WORKER_ENDED)
+    else:
+        try:
+            _run(job)
+        except ImportEnded:
+            log.warning("CSV import %s was ended while its worker was at it; the worker stopped", job.pk)
+        except Exception as error:
+            log.exception("CSV import %s failed", job.pk)
+            # Should this fail too (the database gone), the sweeper ends the job later.
+            import_job_end(job_id=job.pk, reason=failure_reason(error))
+    job.refresh_from_db()
+    return job
+
+
+def _run(job: ImportJob) -> None:
     with job.file.open("rb") as file:
         data = file.read()
     try:
         text = decode(data)
         read_header(text)
         total = sum(1 for _ in csv_rows(text))
-    except (CsvFileError, csv.Error) as error:
-        return _finish(job, ImportJob.Status.REFUSED, [Problem(1, "", str(error))])
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.CHECKING, total_rows=total, processed_rows=0)
-
-    def progress(rows: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(processed_rows=rows)
-
-    try:
-        plan = import_check(text=text, user=job.created_by, zone=job.time_zone, progress=progress)
-    except (CsvFileError, csv.Error) as error:
-        return _finish(job, ImportJob.Status.REFUSED, [Problem(1, "", str(error))])
+    except CsvFileError as error:
+        _refuse(job, [Problem(error.row, "", str(error))])
+        return
+    _advance(job, ImportJob.Status.CHECKING, total_rows=total, processed_rows=0)
+    plan = import_check(text=text, user=job.created_by, zone=job.time_zone,
+                        progress=lambda rows: _advance(job, ImportJob.Status.CHECKING, processed_rows=rows))
     try:
         if plan.problems:
-            return _finish(job, ImportJob.Status.REFUSED, plan.problems)
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.CREATING)
-        made = import_create(plan=plan, user=job.created_by)
+            _refuse(job, plan.problems)
+            return
+        _advance(job, ImportJob.Status.CHECKING, to=ImportJob.Status.CREATING)
+        with transaction.atomic():
+            # The job's row stays locked until the posts are committed, so the
+            # sweeper (which skips locked rows) and this worker cannot both end it.
+            if not ImportJob.objects.select_for_update().filter(pk=job.pk, status=ImportJob.Status.CREATING).exists():
+                raise ImportEnded
+            made = import_create(plan=plan, user=job.created_by)
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.DONE, report=[], created_posts=made, finished_at=timezone.now(),
+                processed_rows=F("total_rows"), progressed_at=timezone.now(),
+            )
     finally:
         plan.discard()
-    return _finish(job, ImportJob.Status.DONE, [], created=made)
 
 
-def _finish(job: ImportJob, status: str, problems: list[Problem], created: int = 0) -> ImportJob:
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=status, report=[p.as_dict() for p in problems], created_posts=created, finished_at=timezone.now(),
-        processed_rows=F("total_rows"),
+def _advance(job: ImportJob, status: str, *, to: str | None = None, **fields: Any) -> None:
+    """Record the worker's progress on a job still in ``status``; ImportEnded
+    when it is no longer (the sweeper ended it)."""
+    moved = ImportJob.objects.filter(pk=job.pk, status=status).update(
+        status=to or status, progressed_at=timezone.now(), **fields)
+    if not moved:
+        raise ImportEnded
+
+
+def _refuse(job: ImportJob, problems: list[Problem]) -> None:
+    ended = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.CHECKING).update(
+        status=ImportJob.Status.REFUSED, report=[p.as_dict() for p in problems], finished_at=timezone.now(),
+        processed_rows=F("total_rows"), progressed_at=timezone.now(),
     )
-    job.refresh_from_db()
-    return job
+    if not ended:
+        raise ImportEnded
+
+
+def import_job_end(*, job_id: int, reason: str) -> bool:
+    """Refuse a job that has not ended, with ``reason`` as its report; False
+    when it had ended already."""
+    now = timezone.now()
+    return bool(ImportJob.objects.filter(pk=job_id, status__in=ACTIVE).update(
+        status=ImportJob.Status.REFUSED, report=[Problem(1, "", reason).as_dict()], finished_at=now,
+        progressed_at=now,
+    ))
+
+
+def failure_reason(error: Exception) -> str:
+    """Words for a failure that stopped an import, for its page."""
+    if isinstance(error, SoftTimeLimitExceeded):
+        return (f"The import took longer than a worker may run ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s) and was "
+                "stopped, and nothing was imported: split the file into smaller ones, or give fewer media URLs "
+                "in each, and upload them again.")
+    if isinstance(error, FileNotFoundError):
+        return "The uploaded file is no longer in storage, and nothing was imported: upload it again."
+    if isinstance(error, DatabaseError):
+        return (f"The database failed during the import ({type(error).__name__}), and nothing was imported: "
+                "upload it again; if this happens again, tell an administrator.")
+    return (f"The import stopped on an unexpected error ({type(error).__name__}), and nothing was imported: "
+            "upload it again; if this happens again, tell an administrator (the worker's log has the details).")
+
+
+def import_jobs_sweep(*, now: datetime | None = None) -> int:
+    """Refuse the imports whose worker died: those checking or creating that
+    have not moved for longer than a task may run (CELERY_TASK_TIME_LIMIT),
+    so none waits for ever. Returns how many were ended."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    stalled = Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff)
+    with transaction.atomic():
+        # A worker creating posts holds its job's row lock until it commits:
+        # such a job is alive, and skipped.
+        ids = list(ImportJob.objects.select_for_update(skip_locked=True).filter(stalled, status__in=AT_WORK)
+                   .values_list("pk", flat=True))
+        ended = ImportJob.objects.filter(pk__in=ids, status__in=AT_WORK).update(
+            status=ImportJob.Status.REFUSED, report=[Problem(1, "", WORKER_ENDED).as_dict()], finished_at=now,
+            progressed_at=now,
+        )
+    if ended:
+        log.warning("import sweeper: %s CSV imports whose worker ended were refused", ended)
+    return ended

@@ -369,6 +369,9 @@ class ImportJob(models.Model):
     report = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # When a worker last moved the import on. One that has not moved for longer
+    # than a task may run lost its worker, and the sweeper ends it.
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

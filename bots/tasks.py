@@ -44,3 +44,8 @@ def run_bot(bot_id: int, slot: str | None = None) -> str:
 @shared_task(ignore_result=True)
 def import_posts_csv(job_id: int) -> str:
     return csv_io.import_job_run(job_id=job_id).status
+
+
+@shared_task(ignore_result=True)
+def sweep_stalled_imports() -> int:
+    return csv_io.import_jobs_sweep()

@@ -7,13 +7,13 @@ import csv
 import io
 import threading
 from collections.abc import Iterator, Sequence
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from accounts.models import XAccount
 from tests.people import client_for, staff
 
-__all__ = ["HEADER", "UPLOAD", "account_of", "client_for", "csv_bytes", "serve", "staff"]
+__all__ = ["HEADER", "UPLOAD", "account_of", "client_for", "csv_bytes", "serve", "serve_with", "staff"]
 
 HEADER = ("account", "text", "scheduled_at", "thread", "media")
 UPLOAD = "/admin/bots/importjob/add/"
@@ -43,7 +43,13 @@ def serve(directory: Path) -> Iterator[str]:
         def log_message(self, format: str, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    yield from serve_with(Quiet)
+
+
+def serve_with(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server answering with ``handler``, on a free local port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,6 +1,7 @@
 """CSV export of the post list as it is filtered, searched and scoped, streamed,
 in the import's columns plus status, X URL and last error, so an export
-imports again."""
+imports again. Cells a spreadsheet would run as formulas are escaped, and an
+import takes the escape off: every text makes the round trip unchanged."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bots import csv_io, services
 from bots.models import ImportJob, Post
@@ -69,7 +72,8 @@ def test_the_export_has_the_import_columns_and_the_outcome(nina, posts):
     # 13:00 UTC is 09:00 in New York in June.
     assert root["scheduled_at"] == f"{NEXT_YEAR}-06-01T09:00-04:00"
     assert root["thread"] == part["thread"] != "" and part["scheduled_at"] == ""
-    assert root["account"] == "@nina_blog" and root["status"] == "scheduled"
+    # A cell starting with @ is a formula to a spreadsheet: it gets a quote before it.
+    assert root["account"] == "'@nina_blog" and root["status"] == "scheduled"
     assert by_text["A single post\nover two lines"]["thread"] == ""
     assert by_text["Published one"]["x_url"] == "https://x.com/nina_blog/status/42"
     assert by_text["Failed one"]["last_error"] == "X refused the post: duplicate content"
@@ -116,3 +120,64 @@ def test_an_export_imports_again(nina, posts):
     assert after == sorted(before * 2)
     copy = Post.objects.filter(text="Thread, part one").order_by("-pk").first()
     assert list(copy.parts.values_list("text", flat=True)) == ['Part two, with "quotes", commas']
+
+
+# Texts a spreadsheet would run, and texts that only look like escaped ones.
+TRICKY = [
+    '=HYPERLINK("http://evil.example","Click")',
+    "+1 for this",
+    "-- a dash to start",
+    "@nina_blog said so",
+    "\tIndented",
+    "\rReturned",
+    "'=1+1 written with its own quote",
+    "''+two quotes",
+    "'plain quote, no formula",
+    "Not a formula = fine",
+    "' ",
+]
+
+
+def test_cells_a_spreadsheet_would_run_are_escaped_with_a_quote(nina, posts):
+    at = datetime(NEXT_YEAR, 7, 1, 13, 0, tzinfo=UTC)
+    for text in TRICKY:
+        Post.objects.create(account=posts, text=text, scheduled_at=at, status=Post.Status.FAILED,
+                            last_error="=cmd|' /C calc'!A0")
+    by_text = {row["text"]: row for row in rows_of(client_for(nina).get(EXPORT, {"status": "failed"}))}
+    assert set(by_text) == {
+        """'=HYPERLINK("http://evil.example","Click")""", "'+1 for this", "'-- a dash to start",
+        "'@nina_blog said so", "'\tIndented", "'\rReturned", "''=1+1 written with its own quote",
+        "'''+two quotes", "'plain quote, no formula", "Not a formula = fine", "' ", "Failed one",
+    }
+    assert {row["last_error"] for row in by_text.values()} == {"'=cmd|' /C calc'!A0",
+                                                               "X refused the post: duplicate content"}
+    assert {row["account"] for row in by_text.values()} == {"'@nina_blog"}
+
+
+def test_an_export_of_tricky_texts_imports_as_the_same_texts(nina, posts):
+    Post.objects.all().delete()
+    at = datetime(NEXT_YEAR, 7, 1, 13, 0, tzinfo=UTC)
+    root = Post.objects.create(account=posts, text="=thread(1)", scheduled_at=at)
+    Post.objects.create(account=posts, parent=root, position=1, text="'-part two", scheduled_at=at)
+    services.post_schedule(post=root)
+    for text in TRICKY:
+        services.post_schedule(post=Post.objects.create(account=posts, text=text, scheduled_at=at))
+    body = b"".join(client_for(nina).get(EXPORT).streaming_content)
+    job = ImportJob.objects.create(created_by=nina, time_zone="UTC", file_name="export.csv")
+    job.file.save("export.csv", io.BytesIO(body))
+    job = csv_io.import_job_run(job_id=job.pk)
+    assert job.status == ImportJob.Status.DONE, job.report
+    imported = Post.objects.filter(created_by=nina)
+    assert sorted(imported.values_list("text", flat=True)) == sorted([*TRICKY, "=thread(1)", "'-part two"])
+    copy = imported.get(text="=thread(1)")
+    assert list(copy.parts.values_list("text", flat=True)) == ["'-part two"]
+    assert copy.account == posts
+
+
+@given(st.text())
+def test_any_cell_escaped_then_unescaped_is_itself(value):
+    escaped = csv_io.cell_out(value)
+    assert csv_io.cell_in(escaped) == value
+    # What a spreadsheet reads: never a formula, and a leading quote marks the rest as text.
+    assert not escaped.startswith(csv_io.FORMULA_STARTS)
+    assert escaped in (value, "'" + value)

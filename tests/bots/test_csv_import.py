@@ -97,8 +97,11 @@ def report(job: ImportJob) -> list[tuple[int, str, str]]:
          "The file is not UTF-8 (byte 0xe9 on line 2 is not valid UTF-8"),
         (csv_bytes([["@pia_blog", "Hi"]]).decode().encode("utf-16"), "The file is UTF-16"),
         (csv_bytes([["@pia_blog", "Hi", "Hi"]], header=("account", "text", "text")), "names text more than once"),
+        (csv_bytes([["@pia_blog", "Hi", ""]], header=("account", "text", "x" * 140_000)),
+         "Line 1: a field is longer than 131,072 characters, and nothing was imported. A post's text is at most "
+         "280: look for a double quote that opens a field and is never closed"),
     ],
-    ids=["empty", "unknown column", "missing column", "latin-1", "utf-16", "column twice"],
+    ids=["empty", "unknown column", "missing column", "latin-1", "utf-16", "column twice", "header field too long"],
 )
 def test_a_bad_file_is_refused_on_the_upload_page_and_nothing_changes(pia, blog, data, message):
     response = upload(client_for(pia), data)
@@ -235,7 +238,8 @@ def test_media_urls_that_fail_are_reported(pia, blog, web, media_root):
         (4, "media", f"{web}/page.html is not an image or video X takes: attach JPEG, PNG or WebP images, a GIF, "
                      "or an MP4 or MOV video."),
     ]
-    assert report(job)[3][:2] == (5, "media") and "could not be fetched" in report(job)[3][2]
+    assert report(job)[3] == (5, "media", "http://127.0.0.1:9/a.png could not be reached (Connection refused): "
+                                          "check the address.")
     assert report(job)[4][:2] == (6, "media") and "at most 4 images; this one has 5" in report(job)[4][2]
     assert not Post.objects.exists()
 
@@ -320,9 +324,54 @@ def test_media_urls_into_a_private_network_are_refused(pia, blog, media_root):
     job = run(client_for(pia), csv_bytes(rows))
 
     assert report(job) == [
-        (2, "media", "http://127.0.0.1:8000/admin/ points into a private network (127.0.0.1); give a public "
-                     "address or put the file in the media folder."),
-        (3, "media", "http://192.168.1.10/cam.png points into a private network (192.168.1.10); give a public "
-                     "address or put the file in the media folder."),
+        (2, "media", "http://127.0.0.1:8000/admin/ points at a private address (127.0.0.1): media can only be "
+                     "fetched from public addresses."),
+        (3, "media", "http://192.168.1.10/cam.png points at a private address (192.168.1.10): media can only be "
+                     "fetched from public addresses."),
+    ]
+    assert not Post.objects.exists()
+
+
+def test_a_quote_never_closed_is_refused_by_line_not_by_a_crash(pia, blog):
+    later = f"{NEXT_YEAR}-06-01T09:00:00+02:00"
+    head = csv_bytes([["@pia_blog", "Fine", later, "", ""]])
+    # Row 3 opens a quote that no later line closes: the rest of the file becomes one field.
+    tail = "".join(f'@pia_blog,Post {n},{later},,\n' for n in range(3000)).encode()
+    job = run(client_for(pia), head + b'@pia_blog,"Opened here,' + later.encode() + b",,\n" + tail)
+    assert job.status == ImportJob.Status.REFUSED
+    ((row, column, reason),) = report(job)
+    assert (row, column) == (3, "")
+    line, said = reason.split(": ", 1)
+    assert line.startswith("Line ") and int(line.removeprefix("Line ")) > 3
+    assert said.startswith("a field is longer than 131,072 characters, and nothing was imported. A post's text is "
+                           "at most 280: look for a double quote that opens a field and is never closed")
+    assert not Post.objects.exists()
+
+
+def test_a_nul_character_in_a_cell_is_reported(pia, blog):
+    later = f"{NEXT_YEAR}-06-01T09:00:00+02:00"
+    job = run(client_for(pia), csv_bytes([["@pia_blog", "Hi\0there", later, "", ""],
+                                         ["@pia_blog", "Fine", later, "", "library/\0cat.png"]]))
+    assert report(job) == [
+        (2, "text", "This cell contains a NUL character (U+0000), which cannot be stored: remove it."),
+        (3, "media", "This cell contains a NUL character (U+0000), which cannot be stored: remove it."),
+    ]
+    assert not Post.objects.exists()
+
+
+def test_lines_ending_in_a_lone_carriage_return_import(pia, blog):
+    later = f"{NEXT_YEAR}-06-01T09:00:00+02:00"
+    data = f'account,text,scheduled_at,thread,media\r@pia_blog,First,{later},,\r@pia_blog,"Two\r\nlines",{later},,\r'
+    job = run(client_for(pia), data.encode())
+    assert job.status == ImportJob.Status.DONE, job.report
+    assert sorted(Post.objects.values_list("text", flat=True)) == ["First", "Two\r\nlines"]
+
+
+def test_a_media_path_the_system_cannot_open_is_reported(pia, blog, media_root):
+    later = f"{NEXT_YEAR}-06-01T09:00:00+02:00"
+    long_name = "library/" + "x" * 300 + ".png"
+    job = run(client_for(pia), csv_bytes([["@pia_blog", "Long path", later, "", long_name]]))
+    assert report(job) == [
+        (2, "media", f"{long_name} cannot be read from the media folder (File name too long): check the path."),
     ]
     assert not Post.objects.exists()
