@@ -77,7 +77,13 @@ class ReadOnlyPage:
 
 @admin.register(PostCalendar)
 class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
-    """Bots → Calendar: the month or week of posts, by account."""
+    """Bots → Calendar: the month or week of posts, by account. It is one
+    page: the calendar has no pages of its own for a post (its entries link
+    to the post list's, which check who may see the post), so a post's id
+    after the calendar's address finds nothing."""
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="bots_postcalendar_changelist")]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         zone = timezone.get_current_timezone()
@@ -96,7 +102,7 @@ class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
         account = None
         chosen = request.GET.get("account", "")
         if chosen:
-            account = accounts.filter(pk=chosen).first() if chosen.isdigit() else None
+            account = accounts.filter(pk=chosen).first() if chosen.isdecimal() else None
             if account is None:
                 self.message_user(request, "There is no such account among yours: showing all of them.",
                                   messages.ERROR)
