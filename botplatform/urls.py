@@ -11,6 +11,8 @@ from botplatform import views
 urlpatterns = [
     # The product is the admin: the site's front door leads there.
     path("", RedirectView.as_view(pattern_name="admin:index")),
+    # In place of the admin's own route to Django's view, guarded the same way.
+    path("admin/r/<path:content_type_id>/<path:object_id>/", admin.site.admin_view(views.view_on_site)),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
