@@ -40,6 +40,10 @@ LEGEND = (
 )
 # Entries a day shows before "+ N more" (a link to the day in the post list).
 PER_DAY = {"month": 6, "week": 40}
+# The days the calendar opens on: the grid around each, the links a period
+# either side and local midnights in any zone stay within the dates Python
+# can hold (0001-01-01 to 9999-12-31).
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
 
 
 class CalendarError(Exception):
@@ -100,9 +104,13 @@ def parse_day(value: str | None, *, today: date) -> date:
     if not value:
         return today
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise CalendarError(f"“{value}” is not a date: give one as YYYY-MM-DD, e.g. {today.isoformat()}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise CalendarError(f"{day.isoformat()} is beyond the calendar's reach: give a day from "
+                            f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}.")
+    return day
 
 
 def period(view: View, anchor: date) -> tuple[date, date, date, date]:
