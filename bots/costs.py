@@ -35,6 +35,12 @@ HOLD_MARK = "reached its monthly X budget"
 HOLD_PREFIX = "Held: @{username} " + HOLD_MARK
 
 
+# The largest budget the column holds: a larger one would fail at the database.
+_BUDGET_FIELD = AccountBudget._meta.get_field("monthly_budget_usd")
+MAX_BUDGET = Decimal(10) ** (_BUDGET_FIELD.max_digits - _BUDGET_FIELD.decimal_places) - Decimal(1).scaleb(
+    -_BUDGET_FIELD.decimal_places)
+
+
 class BudgetError(Exception):
     """A budget that cannot be set; the message says why."""
 
@@ -112,6 +118,9 @@ def parse_budget(value: str | Decimal | None) -> Decimal | None:
         raise BudgetError(f"“{value}” is not an amount of dollars: write it like 25 or 12.50.")
     if amount < 0:
         raise BudgetError(f"A budget cannot be negative ({value}): enter 0 or more, or leave it empty for none.")
+    # Checked before the cents: rounding a number this large to cents overflows.
+    if amount > MAX_BUDGET:
+        raise BudgetError(f"{value} is more than a budget can be: give at most {money(MAX_BUDGET)}.")
     if amount != amount.quantize(Decimal("0.01")):
         raise BudgetError(f"{value} has fractions of a cent: give the budget in dollars and cents.")
     return amount
