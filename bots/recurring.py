@@ -48,6 +48,11 @@ TASK = "bots.tasks.run_bot"
 # expression Celery accepts (29 February on a Monday) comes round every 28 years.
 CRON_HORIZON_DAYS = 29 * 366
 
+# The longest interval a bot may have. Beyond it the bot would wait past the
+# dates the schedule can hold (and its fires' expiry, half an interval in
+# seconds, past beat's column for it).
+MAX_INTERVAL = timedelta(days=366)
+
 # Beat and the worker may be on machines whose clocks differ a little: a fire
 # that reaches the worker this much before its cron time still belongs to it.
 CLOCK_SKEW = timedelta(seconds=2)
@@ -220,8 +225,14 @@ def bot_check(bot: Bot) -> dict[str, list[str]]:
                 if cron.following(after=timezone.now(), zone=zone) is None:
                     add("cron", f"“{bot.cron}” never comes round: check the day of month against the month.")
     elif bot.schedule_kind == Bot.ScheduleKind.INTERVAL:
-        if not bot.interval_every:
+        if not bot.interval_every or bot.interval_every < 1:
             add("interval_every", "Say how often the bot posts: every 1 or more minutes or hours.")
+        else:
+            unit = timedelta(hours=1) if bot.interval_unit == Bot.IntervalUnit.HOURS else timedelta(minutes=1)
+            longest = MAX_INTERVAL // unit
+            if bot.interval_every > longest:
+                add("interval_every", f"Every {bot.interval_every} {bot.interval_unit} is longer than a year: "
+                                      f"give at most {longest} {bot.interval_unit}, or use a cron expression.")
     else:
         add("schedule_kind", f"Unknown schedule “{bot.schedule_kind}”: choose a cron expression or an interval.")
 
@@ -371,7 +382,11 @@ def next_run(bot: Bot, *, now: datetime | None = None) -> datetime | None:
     if task is None:
         return None
     base = task.last_run_at or task.date_changed
-    return max(base + interval(bot), now)
+    try:
+        return max(base + interval(bot), now)
+    except OverflowError:
+        # A bot saved before intervals were capped, due after the last date there is.
+        return None
 
 
 @dataclass(frozen=True)
