@@ -17,12 +17,17 @@ from datetime import datetime
 from django.utils import timezone
 from twitter_text import parse_tweet
 from twitter_text.config import config as twitter_text_config
+from twitter_text.extract_urls import max_url_length
 from twitter_text.regexp.invalid_chars import invalid_chars
 from twitter_text.regexp.punct import punct
 from twitter_text.regexp.spaces_group import spaces_group
 
 MAX_WEIGHTED_LENGTH: int = twitter_text_config["defaults"]["max_weighted_tweet_length"]
 URL_LENGTH: int = twitter_text_config["defaults"]["transformed_url_length"]
+# No longer text is within X's limit, even one of links only (each up to
+# 4,096 characters, counted 23): past it the weighted count, whose cost grows
+# with the text (half a second for 100,000 characters), is not worked out.
+LONGEST_POSSIBLE: int = (MAX_WEIGHTED_LENGTH // URL_LENGTH) * max_url_length + MAX_WEIGHTED_LENGTH % URL_LENGTH
 
 MB = 1024 * 1024
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -98,6 +103,11 @@ class TextCount:
 
 
 def text_count(text: str) -> TextCount:
+    """X's count of the text; of a text longer than any post can be, its
+    characters (it is over the limit whatever it holds)."""
+    if len(text) > LONGEST_POSSIBLE:
+        return TextCount(weighted_length=len(text), max_length=MAX_WEIGHTED_LENGTH,
+                         remaining=MAX_WEIGHTED_LENGTH - len(text), valid=False)
     parsed = parse_tweet(unicodedata.normalize("NFC", text))
     return TextCount(
         weighted_length=parsed.weightedLength,
@@ -149,6 +159,10 @@ def _check_text(problems: Problems, text: str, *, subject: str, has_media: bool)
     if not text.strip():
         if not has_media:
             problems.add("text", f"{subject} has no text: write some, or attach an image, GIF or video.")
+        return
+    if len(text) > LONGEST_POSSIBLE:
+        problems.add("text", f"The text is {len(text):,} characters long, far beyond X's limit of "
+                             f"{MAX_WEIGHTED_LENGTH} (by X's count) whatever it holds: shorten it.")
         return
     count = text_count(text)
     if count.weighted_length > count.max_length:
