@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-
+from django.core.exceptions import ValidationError
+from django.db.models import Field, Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 
 from accounts import services
@@ -17,14 +20,48 @@ class UserAdmin(DjangoUserAdmin):
     list_display = (*DjangoUserAdmin.list_display, "timezone")
 
 
+class CheckedSelection:
+    """For a ModelAdmin with actions: a selection that names no row (a form
+    edited by hand) is refused in words. Django passes it to the database
+    query as it is, where a value that is no id breaks the page."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.opts.pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, f"The selection names something that is not one of the "
+                                       f"{self.opts.verbose_name_plural} listed: nothing was done. Tick the "
+                                       "rows again.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+class KnownChoicesFilter(admin.ChoicesFieldListFilter):
+    """Django's filter by a field's choices, for links edited by hand: a value
+    the field has no choice for is dropped, and the page says so. Passed on,
+    it would reach the database, which refuses some characters (NUL) outright."""
+
+    def __init__(self, field: Field, request: HttpRequest, params: dict[str, list[str]], model: type[Model],
+                 model_admin: admin.ModelAdmin, field_path: str) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        known = {str(value) for value, _ in field.flatchoices}
+        unknown = [value for value in self.used_parameters.get(self.lookup_kwarg) or () if value not in known]
+        if unknown:
+            del self.used_parameters[self.lookup_kwarg]
+            self.lookup_val = None
+            messages.error(request, f"There is no {field.verbose_name} “{unknown[0]}”: showing every "
+                                    f"{field.verbose_name}. Choose one from the filter.")
+
+
 @admin.register(XAccount)
-class XAccountAdmin(admin.ModelAdmin):
+class XAccountAdmin(CheckedSelection, admin.ModelAdmin):
     """Linked X accounts. Tokens are never shown: the form lists only what a
     person can read. Staff who are not superusers see and act on their own
     accounts only."""
 
     list_display = ("avatar", "handle", "auth_method", "status_badge", "owner", "last_verified_at")
-    list_filter = ("auth_method", "status")
+    list_filter = (("auth_method", KnownChoicesFilter), ("status", KnownChoicesFilter))
     search_fields = ("username", "name", "x_user_id")
     actions = ("verify_now", "unlink")
     fields = (

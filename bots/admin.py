@@ -13,19 +13,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.db.models import Case, F, ForeignKey, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.forms import ModelChoiceField
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts.admin import CheckedSelection
 from accounts.models import XAccount
 
 # admin_scheduling registers the bot and posting-queue admins, admin_planning
@@ -125,6 +128,48 @@ class ThreadStatusFilter(admin.SimpleListFilter):
         if value == HELD:
             return queryset.filter(thread_status=Status.SCHEDULED, account__status=XAccount.Status.NEEDS_REAUTH)
         return queryset.filter(thread_status=value)
+
+
+DRILL_DOWN = ("year", "month", "day")
+THREAD_STATUSES = {*Status.values, HELD}
+
+
+def drill_down_period(query: QueryDict, field: str) -> tuple[datetime, datetime] | None:
+    """The period the list's date drill-down (``<field>__year``, ``__month``
+    and ``__day``) names, worked out as Django's date hierarchy does, or None
+    without one. Raises ValueError or OverflowError where Django's own
+    arithmetic, which it does not guard, would break the page: the last year
+    there is, or a year too large for a date."""
+    year = query.get(f"{field}__year")
+    if year is None:
+        return None
+    month, day = query.get(f"{field}__month"), query.get(f"{field}__day")
+    start = datetime(int(year), int(month) if month is not None else 1, int(day) if day is not None else 1)
+    if day:
+        return start, start + timedelta(days=1)
+    if month:
+        return start, (start + timedelta(days=32)).replace(day=1)
+    return start, start.replace(year=start.year + 1)
+
+
+def link_problems(query: QueryDict, date_field: str) -> dict[str, str]:
+    """What in a post list link's query string (edited by hand, or old) names
+    nothing the list has: the parameters at fault, each with why in words.
+    Passed on, a status reaches the database, which refuses some characters
+    (NUL) outright, and a drill-down Django's own arithmetic."""
+    problems: dict[str, str] = {}
+    status = query.get(ThreadStatusFilter.parameter_name)
+    if status and status not in THREAD_STATUSES:
+        problems[ThreadStatusFilter.parameter_name] = f"There is no status “{status}”: choose one from the filter."
+    try:
+        drill_down_period(query, date_field)
+    except (ValueError, OverflowError):
+        names = [f"{date_field}__{unit}" for unit in DRILL_DOWN if f"{date_field}__{unit}" in query]
+        asked = "-".join(query[name] for name in names)
+        for name in names:
+            problems[name] = (f"The post list cannot show the period “{asked}”: choose a year from 1 to 9998, a "
+                              "month from 1 to 12 and a day of that month, or follow the dates above the list.")
+    return problems
 
 
 class ScheduledFilter(admin.SimpleListFilter):
@@ -249,7 +294,7 @@ def x_link(url: str) -> str:
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(CheckedSelection, admin.ModelAdmin):
     """Posts and threads, one row per thread."""
 
     form = PostForm
@@ -293,6 +338,25 @@ class PostAdmin(admin.ModelAdmin):
                 # first is seen as claimed and not overwritten.
                 list(Post.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
         return super().get_object(request, object_id, from_field)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        problems = link_problems(request.GET, self.date_hierarchy)
+        if problems:
+            for problem in dict.fromkeys(problems.values()):
+                self.message_user(request, problem, messages.ERROR)
+            kept = request.GET.copy()
+            for name in problems:
+                kept.pop(name)
+            return HttpResponseRedirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # The CSV export reads the list's query string through here, and
+        # answers this error in words.
+        problems = link_problems(request.GET, self.date_hierarchy)
+        if problems:
+            raise IncorrectLookupParameters(" ".join(dict.fromkeys(problems.values())))
+        return super().get_changelist_instance(request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return is_staff(request)

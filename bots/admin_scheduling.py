@@ -24,6 +24,7 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin import CheckedSelection
 from accounts.models import XAccount
 
 from . import recurring, slots, templating
@@ -179,7 +180,7 @@ class BotItemInline(admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(OwnedByAccount, admin.ModelAdmin):
+class BotAdmin(CheckedSelection, OwnedByAccount, admin.ModelAdmin):
     """Recurring bots: a schedule and a content source per bot."""
 
     form = BotForm
