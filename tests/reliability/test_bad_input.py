@@ -23,6 +23,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -34,7 +35,7 @@ from accounts import gateway
 from accounts.models import LinkAttempt, XAccount
 from botplatform.schedules import install_schedules
 from bots import csv_io, recurring
-from bots.models import Bot, BotItem, ImportJob, Post, PostingSlot, PostMedia
+from bots.models import AccountBudget, Bot, BotItem, ImportJob, Post, PostingSlot, PostMedia
 from tests.accounts.linking import OAUTH1_START, OAUTH2_START, query, start
 from tests.bots.admin_pages import ADD, CHANGELIST, post_form
 from tests.bots.conftest import link_with_minted_tokens
@@ -45,7 +46,7 @@ from tests.sandbox.consent import approve
 from tests.sandbox.xapi import mp4, png
 from tests.support import free_port
 
-TABLES = (Post, PostMedia, XAccount, LinkAttempt, Bot, BotItem, PostingSlot, PeriodicTask, ImportJob)
+TABLES = (Post, PostMedia, XAccount, LinkAttempt, Bot, BotItem, PostingSlot, PeriodicTask, ImportJob, AccountBudget)
 
 
 @dataclass
@@ -233,6 +234,80 @@ ADMIN_FORMS = [
 ]
 
 
+# --- found by the admin fuzz (test_admin_fuzz.py) -------------------------------------------
+
+CALENDAR = "/admin/bots/postcalendar/"
+BUDGETS = "/admin/bots/accountbudget/"
+ACCOUNTS = "/admin/accounts/xaccount/"
+EXPORT = "/admin/bots/importjob/export/"
+
+
+def get(world: World, path: str, client: Client | None = None, **params: str) -> str:
+    return page((client or world.alice_client).get(path, params, follow=True))
+
+
+def act_on(world: World, changelist: str, action: str, *selected: str) -> str:
+    """An action of a list, on a selection as the form sends it."""
+    return page(world.alice_client.post(changelist, {"action": action, "_selected_action": list(selected),
+                                                     "index": "0"}, follow=True))
+
+
+def set_budget(world: World, amount: str) -> str:
+    return page(world.alice_client.post(f"{BUDGETS}add/", {"account": world.alice_bot.pk,
+                                                           "monthly_budget_usd": amount}))
+
+
+FOUND_BY_FUZZ = [
+    Case("calendar: 9999-12-31", lambda w: get(w, CALENDAR, day="9999-12-31"),
+         "9999-12-31 is beyond the calendar's reach: give a day from 0002-01-01 to 9998-12-31."),
+    Case("calendar: the week of 9999-12-31", lambda w: get(w, CALENDAR, day="9999-12-31", view="week"),
+         "9999-12-31 is beyond the calendar's reach"),
+    Case("calendar: the week of 0001-01-01", lambda w: get(w, CALENDAR, day="0001-01-01", view="week"),
+         "0001-01-01 is beyond the calendar's reach"),
+    Case("calendar: an account as a superscript digit", lambda w: get(w, CALENDAR, account="²"),
+         "There is no such account among yours: showing all of them."),
+    Case("budget: 1e999999", lambda w: set_budget(w, "1e999999"),
+         "1e999999 is more than a budget can be: give at most $99999999.99."),
+    Case("budget: more than the column holds", lambda w: set_budget(w, "100000000"),
+         "100000000 is more than a budget can be: give at most $99999999.99."),
+    Case("bot: every 70,000,000 hours", lambda w: add_bot(w, "A tip", schedule_kind="interval", cron="",
+                                                          interval_every="70000000", interval_unit="hours"),
+         "Every 70000000 hours is longer than a year: give at most 8784 hours, or use a cron expression."),
+    Case("post: 100,000 characters", lambda w: add_post(w, "x" * 100_000),
+         "The text is 100,000 characters long, far beyond X's limit of 280 (by X's count) whatever it holds: "
+         "shorten it."),
+    Case("post list: a status with a NUL byte", lambda w: get(w, CHANGELIST, status="\x00"),
+         "There is no status “\x00”: choose one from the filter."),
+    Case("post list: the year 9999", lambda w: get(w, CHANGELIST, scheduled_at__year="9999"),
+         "The post list cannot show the period “9999”: choose a year from 1 to 9998"),
+    Case("post list: a year past any date", lambda w: get(w, CHANGELIST, scheduled_at__year="2147483648"),
+         "The post list cannot show the period “2147483648”"),
+    Case("post list: 31 December 9999", lambda w: get(w, CHANGELIST, scheduled_at__year="9999",
+                                                      scheduled_at__month="12", scheduled_at__day="31"),
+         "The post list cannot show the period “9999-12-31”"),
+    Case("export: the year 9999", lambda w: get(w, EXPORT, scheduled_at__year="9999"),
+         "The post list's filters in that link are not valid: export from the list again."),
+    Case("export: a status with a NUL byte", lambda w: get(w, EXPORT, status="\x00"),
+         "The post list's filters in that link are not valid: export from the list again."),
+    Case("post list: cancel a selection that is no post", lambda w: act_on(w, CHANGELIST, "cancel", "1.5"),
+         "The selection names something that is not one of the posts listed: nothing was done. Tick the rows "
+         "again."),
+    Case("post list: export a selection with a NUL byte", lambda w: act_on(w, CHANGELIST, "export_csv", "\x00"),
+         "The selection names something that is not one of the posts listed: nothing was done."),
+    Case("bots: run now on a selection that is no bot", lambda w: act_on(w, BOTS, "run_now", "²"),
+         "The selection names something that is not one of the bots listed: nothing was done."),
+    Case("X accounts: verify a selection that is no account",
+         lambda w: act_on(w, ACCOUNTS, "verify_now", str(w.alice_bot.pk), "abc"),
+         "The selection names something that is not one of the X accounts listed: nothing was done."),
+    Case("X accounts: a status with a NUL byte", lambda w: get(w, ACCOUNTS, status__exact="\x00"),
+         "There is no status “\x00”: showing every status. Choose one from the filter."),
+    Case("view on site: a link attempt's id that is no UUID", lambda w: get(
+        w, f"/admin/r/{ContentType.objects.get_for_model(LinkAttempt).pk}/0/"), "[404]"),
+    Case("X accounts: an unknown way of linking", lambda w: get(w, ACCOUNTS, auth_method__exact="oauth3"),
+         "There is no auth method “oauth3”: showing every auth method."),
+]
+
+
 # --- CSV import -------------------------------------------------------------------------------
 
 LATER = f"{timezone.now().year + 2}-06-01T09:00:00+02:00"
@@ -246,11 +321,22 @@ def upload(world: World, data: bytes, zone: str = "UTC") -> str:
 
 def imported(world: World, *rows: list[str]) -> str:
     """Upload a file, do the worker's part in this process, and read the job's page: its report."""
+    return imported_file(world, csv_bytes(rows))
+
+
+def imported_file(world: World, data: bytes) -> str:
+    """Upload a file as it is; if the upload page takes it, do the worker's part
+    in this process and read the job's page. Either answer is what the person reads."""
     response = world.alice_client.post(UPLOAD, {
-        "file": SimpleUploadedFile("posts.csv", csv_bytes(rows), content_type="text/csv"), "time_zone": "UTC"})
-    assert response.status_code == 302, page(response)[:2000]
+        "file": SimpleUploadedFile("posts.csv", data, content_type="text/csv"), "time_zone": "UTC"})
+    if response.status_code != 302:
+        return page(response)
     job = csv_io.import_job_run(job_id=ImportJob.objects.latest("pk").pk)
     return page(world.alice_client.get(f"/admin/bots/importjob/{job.pk}/change/"))
+
+
+def small_cap(world: World) -> None:
+    world.settings.CSV_IMPORT_MAX_BYTES = 1000
 
 
 CSV_IMPORT = [
@@ -279,6 +365,24 @@ CSV_IMPORT = [
     Case("csv row: media outside the media folder",
          lambda w: imported(w, ["@alice_bot", "Outside", LATER, "", "../secret.png"]),
          ("Nothing was imported", "../secret.png is outside the media folder"), records=("ImportJob",)),
+    Case("csv: a file over the size cap", lambda w: imported_file(w, csv_bytes([["@alice_bot", "x" * 2000]])),
+         "The file is larger than 1,000 bytes, the most an import takes: split it into smaller files",
+         prepare=small_cap),
+    Case("csv: a header field of 140,000 characters",
+         lambda w: imported_file(w, b"account,text," + b"x" * 140_000 + b"\n@alice_bot,Hi,\n"),
+         "Line 1: a field is longer than 131,072 characters, and nothing was imported."),
+    Case("csv: a quote never closed",
+         lambda w: imported_file(w, csv_bytes([["@alice_bot", "Fine", LATER, "", ""]])
+                                 + b'@alice_bot,"Open ' + b"y" * 140_000 + b"\n"),
+         "a field is longer than 131,072 characters, and nothing was imported. A post's text is at most 280: "
+         "look for a double quote that opens a field and is never closed", records=("ImportJob",)),
+    Case("csv row: a NUL character in the text", lambda w: imported(w, ["@alice_bot", "Hi\x00there", LATER, "", ""]),
+         ("Nothing was imported", "This cell contains a NUL character (U+0000), which cannot be stored"),
+         records=("ImportJob",)),
+    Case("csv row: a media path too long for the file system",
+         lambda w: imported(w, ["@alice_bot", "Long path", LATER, "", "a" * 5000 + ".png"]),
+         ("Nothing was imported", "cannot be read from the media folder (File name too long): check the path."),
+         records=("ImportJob",)),
     Case("csv row: a time in the past", lambda w: imported(w, ["@alice_bot", "Past", "2020-01-01T09:00:00Z", "", ""]),
          ("Nothing was imported", "is in the past"), records=("ImportJob",)),
 ]
@@ -458,7 +562,7 @@ SETTINGS = [
          "X_API_BASE must be an http:// or https:// URL"),
 ]
 
-CASES = ADMIN_FORMS + CSV_IMPORT + COMMANDS + OAUTH_CALLBACKS + HEALTHZ + SETTINGS
+CASES = ADMIN_FORMS + FOUND_BY_FUZZ + CSV_IMPORT + COMMANDS + OAUTH_CALLBACKS + HEALTHZ + SETTINGS
 
 
 def shown(answer: str) -> str:
