@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 
 from accounts import services
+from accounts.admin_base import PolicyAdmin
 from accounts.models import User, XAccount
 from accounts.services import LinkError
 
@@ -55,12 +56,16 @@ class KnownChoicesFilter(admin.ChoicesFieldListFilter):
 
 
 @admin.register(XAccount)
-class XAccountAdmin(CheckedSelection, admin.ModelAdmin):
+class XAccountAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     """Linked X accounts. Tokens are never shown: the form lists only what a
-    person can read. Staff who are not superusers see and act on their own
-    accounts only."""
+    person can read. Everyone in the workspace sees its accounts; admins and
+    owners verify and unlink them. Accounts are added by linking through X,
+    never by typing tokens, and deleting must revoke on X first: that is the
+    "unlink" action."""
 
-    list_display = ("avatar", "handle", "auth_method", "status_badge", "owner", "last_verified_at")
+    add_verb = change_verb = delete_verb = None
+
+    list_display = ("avatar", "handle", "auth_method", "status_badge", "owner", "workspace", "last_verified_at")
     list_filter = (("auth_method", KnownChoicesFilter), ("status", KnownChoicesFilter))
     search_fields = ("username", "name", "x_user_id")
     actions = ("verify_now", "unlink")
@@ -69,6 +74,7 @@ class XAccountAdmin(CheckedSelection, admin.ModelAdmin):
         "handle",
         "name",
         "x_user_id",
+        "workspace",
         "owner",
         "auth_method",
         "scopes",
@@ -81,30 +87,7 @@ class XAccountAdmin(CheckedSelection, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("owner")
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(owner=request.user)
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (obj is None or self._owns(request, obj))
-
-    def has_add_permission(self, request):
-        # Accounts are added by linking through X, never by typing tokens.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Deleting must revoke on X first: that is the "unlink" action.
-        return False
-
-    def _owns(self, request, obj) -> bool:
-        return request.user.is_superuser or obj.owner_id == request.user.pk
+        return super().get_queryset(request).select_related("owner", "workspace")
 
     @admin.display(description="")
     def avatar(self, obj):
@@ -133,13 +116,13 @@ class XAccountAdmin(CheckedSelection, admin.ModelAdmin):
             obj.get_status_display(),
         )
 
-    @admin.action(description="Verify now (ask X who the tokens belong to)")
+    @admin.action(description="Verify now (ask X who the tokens belong to)", permissions=["manage"])
     def verify_now(self, request, queryset):
         for account in queryset:
             result = services.xaccount_verify(account=account)
             self.message_user(request, result.message, messages.SUCCESS if result.ok else messages.ERROR)
 
-    @admin.action(description="Unlink (revoke on X, then delete the tokens)")
+    @admin.action(description="Unlink (revoke on X, then delete the tokens)", permissions=["manage"])
     def unlink(self, request, queryset):
         for account in queryset:
             try:

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from . import services
+        from .models import User
+
+        post_save.connect(services.personal_workspace_on_creation, sender=User,
+                          dispatch_uid="accounts.personal_workspace")

@@ -1,9 +1,13 @@
-"""Who may post where: people, the X accounts they link, and the link attempts
-between a redirect to X and its callback."""
+"""Who may post where: people, the workspaces they are members of (with a role
+each), the X accounts a workspace holds, and the link attempts between a
+redirect to X and its callback. Who may do what with them is decided in
+``accounts.access`` alone."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -24,6 +28,88 @@ class User(AbstractUser):
     # The zone a person schedules posts in: the admin shows and reads their
     # times in it. Stored as the IANA name, read back as a ZoneInfo.
     timezone = TimeZoneField(default=default_timezone, choices_display="WITH_GMT_OFFSET")
+    # The workspace the person last chose in the admin: the pages show its
+    # accounts, posts and bots. Kept only while they are a member of it.
+    workspace = models.ForeignKey("Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                  verbose_name="current workspace")
+
+
+class Workspace(models.Model):
+    """A team, brand or person that holds X accounts and everything hanging
+    from them (posts, bots, queues, budgets, imports). People reach it as
+    members, each with one role."""
+
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    approval_required = models.BooleanField(
+        "editors' posts need approval", default=False,
+        help_text="When on, an editor's post waits for an admin or owner to approve it before it is scheduled.")
+    two_factor_required = models.BooleanField(
+        "two-factor sign-in required", default=False,
+        help_text="When on, every member signs in with a code from an authenticator app as well as the password.")
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A person's place in a workspace: one role each."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["workspace", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="membership_once_per_workspace")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) in {self.workspace}"
+
+
+def invitation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def invitation_expiry() -> datetime:
+    return timezone.now() + timedelta(days=14)
+
+
+class Invitation(models.Model):
+    """An invitation to join a workspace with a role, by username or e-mail,
+    accepted by the person invited (signed in as them) through its link."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.CharField("username or e-mail", max_length=254)
+    role = models.CharField(max_length=8, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    token = models.CharField(max_length=64, unique=True, default=invitation_token, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} as {self.get_role_display()} in {self.workspace}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
 
 
 class XAccount(models.Model):
@@ -39,7 +125,12 @@ class XAccount(models.Model):
 
     TOKEN_FIELDS = ("oauth1_token", "oauth1_token_secret", "oauth2_access_token", "oauth2_refresh_token")
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="x_accounts")
+    # The workspace the account belongs to; whoever may act on it is decided
+    # by its members' roles. The owner is the person who linked it, whose time
+    # zone its slots and budgets keep; they cannot be deleted while it exists.
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="x_accounts")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="x_accounts",
+                              verbose_name="linked by")
     x_user_id = models.CharField("X user id", max_length=32, unique=True)
     username = models.CharField(max_length=64)
     name = models.CharField(max_length=128, blank=True)
@@ -100,6 +191,9 @@ class LinkAttempt(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="x_link_attempts")
+    # The workspace the account goes into once linked: the person's current
+    # one when they started.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, related_name="+")
     method = models.CharField(max_length=16, choices=Method.choices)
     request_token = EncryptedTextField(blank=True, default="")
     request_token_secret = EncryptedTextField(blank=True, default="")

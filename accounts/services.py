@@ -14,9 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from . import gateway
+from . import access, gateway
 from .gateway import XError, XErrorKind
-from .models import LinkAttempt, XAccount
+from .models import LinkAttempt, Membership, User, Workspace, XAccount
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,42 @@ class LinkCancelled(Exception):
     """The person pressed Cancel on X's consent page."""
 
 
+# --- workspaces ----------------------------------------------------------------------
+
+
+def personal_workspace(*, user: User) -> Workspace:
+    """A workspace of the person's own, which they own, made their current
+    one: every person has one from the start (as everyone who used the
+    platform before workspaces got one), and may be invited into others."""
+    with transaction.atomic():
+        workspace = Workspace.objects.create(name=f"{user.username}'s workspace")
+        Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
+        User.objects.filter(pk=user.pk).update(workspace=workspace)
+    user.workspace = workspace
+    access.forget(user)
+    return workspace
+
+
+def personal_workspace_on_creation(sender: type[User], instance: User, created: bool, raw: bool = False,
+                                   **kwargs) -> None:
+    if created and not raw:
+        personal_workspace(user=instance)
+
+
 # --- starting ------------------------------------------------------------------------
 
 
 def _new_attempt(*, user, method: str, **fields) -> LinkAttempt:
+    """An attempt bound to the person and to their current workspace, where
+    the account goes once linked; only its admins and owners may link."""
+    workspace = access.current_workspace(user)
+    if workspace is None:
+        raise LinkError("You are not a member of any workspace: ask an owner of one to invite you.", status=403)
+    if not access.allows(user, access.MANAGE, workspace):
+        raise LinkError(f"Only an admin or owner of {workspace.name} can link X accounts to it.", status=403)
     now = timezone.now()
     return LinkAttempt.objects.create(
-        user=user, method=method, created_at=now, expires_at=now + LINK_ATTEMPT_TTL, **fields
+        user=user, workspace=workspace, method=method, created_at=now, expires_at=now + LINK_ATTEMPT_TTL, **fields
     )
 
 
@@ -155,6 +184,7 @@ def _finish_oauth1(attempt: LinkAttempt, verifier: str) -> XAccount:
         raise LinkError(f"Linking failed: {error.message}") from None
     return xaccount_upsert(
         owner=attempt.user,
+        workspace=attempt.workspace or access.current_workspace(attempt.user),
         me=me,
         auth_method=XAccount.AuthMethod.OAUTH1,
         tokens={"oauth1_token": tokens.token, "oauth1_token_secret": tokens.secret},
@@ -183,6 +213,7 @@ def link_finish_oauth2(
         raise LinkError(f"Linking failed: {x_error.message}") from None
     return xaccount_upsert(
         owner=attempt.user,
+        workspace=attempt.workspace or access.current_workspace(attempt.user),
         me=me,
         auth_method=XAccount.AuthMethod.OAUTH2,
         tokens={
@@ -205,15 +236,15 @@ _NO_TOKENS = {
 
 
 @transaction.atomic
-def xaccount_upsert(*, owner, me: gateway.XUser, auth_method: str, tokens: dict) -> XAccount:
-    """Create or refresh the account X says these tokens belong to. Re-linking by
-    the same owner replaces the tokens and clears ``needs_reauth``; an X account
-    already linked by someone else is refused."""
+def xaccount_upsert(*, owner, workspace: Workspace, me: gateway.XUser, auth_method: str, tokens: dict) -> XAccount:
+    """Create or refresh the account X says these tokens belong to, in the
+    workspace. Re-linking in the same workspace replaces the tokens and clears
+    ``needs_reauth``; an X account that another workspace holds is refused."""
     account = XAccount.objects.select_for_update().filter(x_user_id=me.id).first()
-    if account is not None and account.owner_id != owner.pk:
+    if account is not None and account.workspace_id != workspace.pk:
         raise LinkError(
-            f"@{me.username} is already linked by another user of this platform. "
-            "They must unlink it before you can link it.",
+            f"@{me.username} is already linked in another workspace of this platform. "
+            "An admin or owner there must unlink it before you can link it here.",
             status=403,
         )
     now = timezone.now()
@@ -229,7 +260,8 @@ def xaccount_upsert(*, owner, me: gateway.XUser, auth_method: str, tokens: dict)
         "last_verified_at": now,
     }
     if account is None:
-        account = XAccount.objects.create(owner=owner, x_user_id=me.id, linked_at=now, **fields)
+        account = XAccount.objects.create(owner=owner, workspace=workspace, x_user_id=me.id, linked_at=now,
+                                          **fields)
         log.info("linked @%s (%s) for user %s", me.username, auth_method, owner.pk)
     else:
         for name, value in fields.items():

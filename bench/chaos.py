@@ -157,7 +157,8 @@ def create_accounts(sandbox: str, count: int, tag: str) -> list[Account]:
                 "oauth1_token": tokens["oauth1"]["oauth_token"],
                 "oauth1_token_secret": tokens["oauth1"]["oauth_token_secret"],
             }
-        rows.append(XAccount(owner=owner, x_user_id=user["id"], username=user["username"], name=user["username"],
+        rows.append(XAccount(owner=owner, workspace=owner.workspace,
+                             x_user_id=user["id"], username=user["username"], name=user["username"],
                              **fields))
     rows = XAccount.objects.bulk_create(rows)
     return [Account(row.pk, row.x_user_id, row.username, row.auth_method) for row in rows]

@@ -100,7 +100,8 @@ def create_accounts(world: World, count: int) -> None:
     expires = datetime.now(dt_timezone.utc) + timedelta(hours=2)
     rows = XAccount.objects.bulk_create([
         XAccount(
-            owner=owner, x_user_id=user["id"], username=user["username"], name=user["username"],
+            owner=owner, workspace=owner.workspace, x_user_id=user["id"], username=user["username"],
+            name=user["username"],
             auth_method=XAccount.AuthMethod.OAUTH2,
             oauth2_access_token=user["tokens"]["oauth2"]["access_token"],
             oauth2_refresh_token=user["tokens"]["oauth2"]["refresh_token"],

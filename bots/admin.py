@@ -28,7 +28,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts import access
 from accounts.admin import CheckedSelection
+from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
 
 # admin_scheduling registers the bot and posting-queue admins, admin_planning
@@ -63,10 +65,6 @@ BADGE_COLOURS = {
 
 # Texts longer than this are not counted: X takes 280, and counting costs time.
 MAX_COUNTED_CHARACTERS = 10_000
-
-
-def is_staff(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
 
 
 def thread_of(root: Post) -> list[Post]:
@@ -207,24 +205,7 @@ class ScheduledFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StaffInline:
-    """Inlines follow their post: the post's admin decides who may see and
-    edit it, and Django turns the inlines read-only when the post is."""
-
-    def has_view_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request)
-
-
-class PostMediaInline(StaffInline, admin.TabularInline):
+class PostMediaInline(FollowsParent, admin.TabularInline):
     model = PostMedia
     form = PostMediaForm
     formset = PostMediaFormSet
@@ -243,7 +224,7 @@ class PostMediaInline(StaffInline, admin.TabularInline):
         return filesizeformat(obj.size) if obj.pk else ""
 
 
-class ThreadPartInline(StaffInline, admin.StackedInline):
+class ThreadPartInline(FollowsParent, admin.StackedInline):
     model = Post
     fk_name = "parent"
     form = ThreadPartForm
@@ -294,7 +275,7 @@ def x_link(url: str) -> str:
 
 
 @admin.register(Post)
-class PostAdmin(CheckedSelection, admin.ModelAdmin):
+class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     """Posts and threads, one row per thread."""
 
     form = PostForm
@@ -322,9 +303,7 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
             .select_related("account")
             .prefetch_related(Prefetch("parts", queryset=Post.objects.order_by("position")), "media")
         )
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(account__owner=request.user)
+        return queryset
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Post | None:
         if request.method == "POST" and from_field is None and transaction.get_connection().in_atomic_block:
@@ -358,33 +337,19 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
             raise IncorrectLookupParameters(" ".join(dict.fromkeys(problems.values())))
         return super().get_changelist_instance(request)
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request) and (obj is None or self._owns(request, obj))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
+    # Who may do what: the policy (PolicyAdmin), and a thread is changed or
+    # deleted only while nothing of it is being sent.
 
     def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        return is_staff(request) and (obj is None or (self._owns(request, obj) and thread_editable(obj)))
+        return super().has_change_permission(request, obj) and (obj is None or thread_editable(obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
-        if not is_staff(request):
-            return False
-        if obj is None:
-            return True
-        return self._owns(request, obj) and not any(post.status in IN_FLIGHT for post in thread_of(obj.thread_root))
-
-    def _owns(self, request: HttpRequest, obj: Post) -> bool:
-        return request.user.is_superuser or obj.account.owner_id == request.user.pk
+        return super().has_delete_permission(request, obj) and (
+            obj is None or not any(post.status in IN_FLIGHT for post in thread_of(obj.thread_root)))
 
     def postable_accounts(self, request: HttpRequest) -> QuerySet[XAccount]:
-        accounts = XAccount.objects.filter(
-            status__in=[XAccount.Status.ACTIVE, XAccount.Status.NEEDS_REAUTH]
-        ).order_by("username")
-        return accounts if request.user.is_superuser else accounts.filter(owner=request.user)
+        return access.accounts(request.user, verb=access.WRITE).filter(
+            status__in=[XAccount.Status.ACTIVE, XAccount.Status.NEEDS_REAUTH])
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
@@ -620,7 +585,7 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
 
     # Actions: each reports on every post it was asked about, in words.
 
-    @admin.action(description="Publish now")
+    @admin.action(description="Publish now", permissions=["write"])
     def publish_now(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             try:
@@ -630,7 +595,7 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
             else:
                 self._report_queued(request, root, "will be published within seconds")
 
-    @admin.action(description="Cancel (what is not sent yet)")
+    @admin.action(description="Cancel (what is not sent yet)", permissions=["write"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             target = next((post for post in thread_of(root) if post.status in Post.CANCELLABLE), root)
@@ -645,7 +610,7 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
                 what = f"Cancelled the rest of the thread {describe(root)}, from part {target.position + 1}"
             self.message_user(request, f"{what}.", messages.SUCCESS)
 
-    @admin.action(description="Retry (failed or cancelled)")
+    @admin.action(description="Retry (failed or cancelled)", permissions=["write"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             statuses = (Status.FAILED, Status.CANCELLED)
@@ -658,7 +623,7 @@ class PostAdmin(CheckedSelection, admin.ModelAdmin):
                 where = "" if target.pk == root.pk else f" from part {target.position + 1}"
                 self._report_queued(request, root, f"will be tried again{where} now")
 
-    @admin.action(description="Duplicate as a draft")
+    @admin.action(description="Duplicate as a draft", permissions=["write"])
     def duplicate(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             copy = services.post_duplicate(post=root, by=request.user)

@@ -27,7 +27,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.models import XAccount
+from accounts import access
+from accounts.admin_base import PolicyAdmin
 
 from . import calendar, costs, csv_io, tasks
 from .models import AccountBudget, ImportJob, Post, PostCalendar
@@ -38,15 +39,6 @@ log = logging.getLogger(__name__)
 admin.site.index_template = "admin/bots/dashboard_index.html"
 
 
-def is_staff(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
-
-
-def owned_accounts(request: HttpRequest) -> QuerySet[XAccount]:
-    accounts = XAccount.objects.order_by("username")
-    return accounts if request.user.is_superuser else accounts.filter(owner=request.user)
-
-
 def badge_colours() -> dict[str, tuple[str, str]]:
     # The post list's colours, so a status looks the same everywhere. Read at
     # request time: bots.admin imports this module while it is being loaded.
@@ -55,32 +47,14 @@ def badge_colours() -> dict[str, tuple[str, str]]:
     return {str(key): colours for key, colours in BADGE_COLOURS.items()}
 
 
-class ReadOnlyPage:
-    """An admin that is a page to look at: staff may view it, nobody adds,
-    changes or deletes through it."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(PostCalendar)
-class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
+class CalendarAdmin(PolicyAdmin, admin.ModelAdmin):
     """Bots → Calendar: the month or week of posts, by account. It is one
     page: the calendar has no pages of its own for a post (its entries link
     to the post list's, which check who may see the post), so a post's id
     after the calendar's address finds nothing."""
+
+    add_verb = change_verb = delete_verb = None
 
     def get_urls(self) -> list[URLPattern]:
         return [path("", self.admin_site.admin_view(self.changelist_view), name="bots_postcalendar_changelist")]
@@ -88,7 +62,7 @@ class CalendarAdmin(ReadOnlyPage, admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         zone = timezone.get_current_timezone()
         today = timezone.localdate()
-        accounts = owned_accounts(request)
+        accounts = access.accounts(request.user)
         try:
             view = calendar.parse_view(request.GET.get("view"))
         except calendar.CalendarError as error:
@@ -180,30 +154,17 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    """Bots → CSV imports: upload a file, watch its progress, read its report."""
+class ImportJobAdmin(PolicyAdmin, admin.ModelAdmin):
+    """Bots → CSV imports: upload a file, watch its progress, read its report.
+    The workspace's members see its imports; editors and up import."""
+
+    change_verb = delete_verb = None
 
     list_display = ("file_name", "status", "rows", "created_posts", "created_by", "created_at")
     list_display_links = ("file_name",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
-        queryset = super().get_queryset(request).select_related("created_by")
-        return queryset if request.user.is_superuser else queryset.filter(created_by=request.user)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return is_staff(request) and (obj is None or request.user.is_superuser or obj.created_by_id == request.user.pk)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return False
+        return super().get_queryset(request).select_related("created_by")
 
     @admin.display(description="rows")
     def rows(self, obj: ImportJob) -> str:
@@ -345,7 +306,7 @@ class BudgetForm(forms.ModelForm):
         model = AccountBudget
         fields = ("account",)
 
-    def __init__(self, *args: Any, accounts: QuerySet[XAccount], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, accounts: QuerySet, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["account"].disabled = True
@@ -362,46 +323,31 @@ class BudgetForm(forms.ModelForm):
 
 
 @admin.register(AccountBudget)
-class AccountBudgetAdmin(admin.ModelAdmin):
-    """Bots → Monthly budgets: what each account may spend on X in a month."""
+class AccountBudgetAdmin(PolicyAdmin, admin.ModelAdmin):
+    """Bots → Monthly budgets: what each account may spend on X in a month.
+    Members see them; owners set them. A budget is cleared, not deleted."""
+
+    add_verb = change_verb = access.OWN
+    delete_verb = None
 
     form = BudgetForm
     list_display = ("handle", "budget", "spent", "left")
     list_display_links = ("handle",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountBudget]:
-        queryset = super().get_queryset(request).select_related("account__owner")
-        return queryset if request.user.is_superuser else queryset.filter(account__owner=request.user)
+        return super().get_queryset(request).select_related("account__owner")
 
     def get_form(self, request: HttpRequest, obj: AccountBudget | None = None, change: bool = False,
                  **kwargs: Any) -> type[forms.ModelForm]:
         base = super().get_form(request, obj, change=change, **kwargs)
         taken = AccountBudget.objects.exclude(pk=obj.pk if obj else None).values("account_id")
-        accounts = owned_accounts(request).exclude(pk__in=taken)
+        accounts = access.accounts(request.user, verb=access.OWN).exclude(pk__in=taken)
 
         class ScopedBudgetForm(base):
             def __init__(self, *args: Any, **form_kwargs: Any) -> None:
                 super().__init__(*args, accounts=accounts, **form_kwargs)
 
         return ScopedBudgetForm
-
-    def _owns(self, request: HttpRequest, obj: AccountBudget) -> bool:
-        return request.user.is_superuser or obj.account.owner_id == request.user.pk
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
-        return is_staff(request) and (obj is None or self._owns(request, obj))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
-        return is_staff(request) and (obj is None or self._owns(request, obj))
-
-    def has_delete_permission(self, request: HttpRequest, obj: AccountBudget | None = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: AccountBudget, form: BudgetForm, change: bool) -> None:
         saved = costs.budget_set(account=obj.account, amount=form.cleaned_data["monthly_budget_usd"])

@@ -24,7 +24,9 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts import access
 from accounts.admin import CheckedSelection
+from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
 
 from . import recurring, slots, templating
@@ -36,15 +38,6 @@ OUTCOME_COLOURS = {
     BotRun.Outcome.HELD: ("#a12622", "#fff1db"),
     BotRun.Outcome.PAUSED: ("#7a4a00", "#fdf0d5"),
 }
-
-
-def is_staff(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
-
-
-def owned_accounts(request: HttpRequest) -> QuerySet[XAccount]:
-    accounts = XAccount.objects.order_by("username")
-    return accounts if request.user.is_superuser else accounts.filter(owner=request.user)
 
 
 def local_time(value: datetime | None, zone: tzinfo | None = None) -> str:
@@ -72,31 +65,6 @@ def post_link(post: Post | None) -> str:
     except NoReverseMatch:
         return label
     return format_html('<a href="{}">{}</a>', url, label)
-
-
-class OwnedByAccount:
-    """Who may do what: staff, on objects of the accounts they own."""
-
-    def owner_id(self, obj: Any) -> int:
-        return obj.account.owner_id
-
-    def owns(self, request: HttpRequest, obj: Any) -> bool:
-        return request.user.is_superuser or self.owner_id(obj) == request.user.pk
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request) and (obj is None or self.owns(request, obj))
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request) and (obj is None or self.owns(request, obj))
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request) and (obj is None or self.owns(request, obj))
 
 
 # Recurring bots.
@@ -158,7 +126,7 @@ class BotItemForm(forms.ModelForm):
         return text
 
 
-class BotItemInline(admin.TabularInline):
+class BotItemInline(FollowsParent, admin.TabularInline):
     model = BotItem
     form = BotItemForm
     extra = 1
@@ -166,22 +134,13 @@ class BotItemInline(admin.TabularInline):
     readonly_fields = ("used_at",)
     verbose_name_plural = "queue items: posted by position, lowest first"
 
-    def has_view_permission(self, request: HttpRequest, obj: Bot | None = None) -> bool:
-        return is_staff(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Bot | None = None) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Bot | None = None) -> bool:
-        return is_staff(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Bot | None = None) -> bool:
-        return is_staff(request)
-
 
 @admin.register(Bot)
-class BotAdmin(CheckedSelection, OwnedByAccount, admin.ModelAdmin):
-    """Recurring bots: a schedule and a content source per bot."""
+class BotAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
+    """Recurring bots: a schedule and a content source per bot. Everyone in
+    the workspace sees them; admins and owners make and change them."""
+
+    add_verb = change_verb = delete_verb = access.MANAGE
 
     form = BotForm
     inlines = (BotItemInline,)
@@ -200,12 +159,11 @@ class BotAdmin(CheckedSelection, OwnedByAccount, admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
-        queryset = super().get_queryset(request).select_related("account", "periodic_task")
-        return queryset if request.user.is_superuser else queryset.filter(account__owner=request.user)
+        return super().get_queryset(request).select_related("account", "periodic_task")
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         if db_field.name == "account":
-            kwargs["queryset"] = owned_accounts(request)
+            kwargs["queryset"] = access.accounts(request.user, verb=access.MANAGE)
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
             field.label_from_instance = lambda account: f"@{account.username}"
             return field
@@ -334,7 +292,7 @@ class PostingSlotFormSet(forms.BaseInlineFormSet):
             seen.add(key)
 
 
-class PostingSlotInline(admin.TabularInline):
+class PostingSlotInline(FollowsParent, admin.TabularInline):
     model = PostingSlot
     form = PostingSlotForm
     formset = PostingSlotFormSet
@@ -342,20 +300,8 @@ class PostingSlotInline(admin.TabularInline):
     verbose_name = "posting slot"
     verbose_name_plural = "posting slots"
 
-    def has_view_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request)
 
-    def has_add_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request)
-
-
-@admin.action(description="Add to queue (next free posting slot)")
+@admin.action(description="Add to queue (next free posting slot)", permissions=["write"])
 def add_to_queue(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Post]) -> None:
     """The Post admin's action: each selected post, oldest first, into its account's next free slot."""
     for post in queryset.select_related("account__owner").order_by("created_at", "pk"):
@@ -371,9 +317,14 @@ def add_to_queue(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
 
 
 @admin.register(PostingQueue)
-class PostingQueueAdmin(admin.ModelAdmin):
+class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
     """Each account's weekly posting slots, and its queue page: the posts
-    waiting for the slots, to re-order, and drafts to add."""
+    waiting for the slots, to re-order, and drafts to add. Editors order the
+    queue; admins and owners set the slots. A queue comes with each linked
+    account, and goes with it."""
+
+    add_verb = delete_verb = None
+    change_verb = access.MANAGE
 
     inlines = (PostingSlotInline,)
     list_display = ("handle", "zone", "slot_summary", "queued_count", "next_free_slot", "queue_link")
@@ -382,27 +333,7 @@ class PostingQueueAdmin(admin.ModelAdmin):
     search_fields = ("username",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostingQueue]:
-        queryset = super().get_queryset(request).select_related("owner").prefetch_related("posting_slots")
-        return queryset if request.user.is_superuser else queryset.filter(owner=request.user)
-
-    def _owns(self, request: HttpRequest, obj: XAccount) -> bool:
-        return request.user.is_superuser or obj.owner_id == request.user.pk
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request) and (obj is None or self._owns(request, obj))
-
-    def has_change_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return is_staff(request) and (obj is None or self._owns(request, obj))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # A queue comes with each linked account.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: XAccount | None = None) -> bool:
-        return False
+        return super().get_queryset(request).select_related("owner").prefetch_related("posting_slots")
 
     @admin.display(description="account", ordering="username")
     def handle(self, obj: XAccount) -> str:
@@ -446,11 +377,11 @@ class PostingQueueAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _account(self, request: HttpRequest, object_id: str, *, change: bool) -> XAccount:
+    def _account(self, request: HttpRequest, object_id: str, *, verb: str) -> XAccount:
         account = self.get_object(request, unquote(object_id))
-        allowed = self.has_change_permission if change else self.has_view_permission
-        if account is None or not allowed(request, account):
+        if account is None or not self.allows(request, access.VIEW, account):
             raise Http404("No such posting queue.")
+        access.require(request.user, verb, account)
         return account
 
     def _post(self, request: HttpRequest, account: XAccount) -> Post:
@@ -464,7 +395,7 @@ class PostingQueueAdmin(admin.ModelAdmin):
         return post
 
     def queue_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        account = self._account(request, object_id, change=False)
+        account = self._account(request, object_id, verb=access.VIEW)
         zone = slots.account_zone(account)
         entries = list(slots.queued(account=account).prefetch_related("parts"))
         drafts = Post.objects.filter(account=account, parent__isnull=True, status=Post.Status.DRAFT).order_by(
@@ -479,7 +410,7 @@ class PostingQueueAdmin(admin.ModelAdmin):
             "zone": zone,
             "slot_summary": self.slot_summary(account),
             "next_free_slot": self.next_free_slot(account),
-            "can_change": self.has_change_permission(request, account),
+            "can_change": self.allows(request, access.WRITE, account),
             "entries": [
                 {"post": post, "when": local_time(post.scheduled_at, zone), "parts": len(post.parts.all()),
                  "link": post_link(post), "first": i == 0, "last": i == len(entries) - 1}
@@ -492,7 +423,7 @@ class PostingQueueAdmin(admin.ModelAdmin):
     def queue_move_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        account = self._account(request, object_id, change=True)
+        account = self._account(request, object_id, verb=access.WRITE)
         post = self._post(request, account)
         direction = request.POST.get("direction", "")
         try:
@@ -507,7 +438,7 @@ class PostingQueueAdmin(admin.ModelAdmin):
     def queue_add_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        account = self._account(request, object_id, change=True)
+        account = self._account(request, object_id, verb=access.WRITE)
         post = self._post(request, account)
         add_to_queue(self, request, Post.objects.filter(pk=post.pk))
         return HttpResponseRedirect(reverse("admin:bots_postingqueue_queue", args=[account.pk]))

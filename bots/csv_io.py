@@ -44,7 +44,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import XAccount
+from accounts import access
+from accounts.models import Workspace, XAccount
 
 from . import media_fetch, services, slots
 from .forms import sniff_media_type
@@ -258,7 +259,7 @@ def cell_in(value: str) -> str:
 
 
 def import_check(
-    *, text: str, user, zone: tzinfo, now: datetime | None = None,
+    *, text: str, user, workspace: Workspace, zone: tzinfo, now: datetime | None = None,
     progress: Callable[[int], None] = lambda rows: None,
 ) -> Plan:
     """Check every row and plan the posts; nothing is written. Media from
@@ -266,7 +267,7 @@ def import_check(
     temporary directory, which ``Plan.discard`` removes."""
     now = now or timezone.now()
     read_header(text)
-    accounts = {a.username.lower(): a for a in _accounts_of(user)}
+    accounts = {a.username.lower(): a for a in _accounts_of(user, workspace)}
     with_slots = set(PostingSlot.objects.filter(account__in=accounts.values()).values_list("account_id", flat=True))
     urls = [item for _, row in csv_rows(text) if row for item in _media_items(row.get("media", "")) if _is_url(item)]
     plan = Plan(roots=[], problems=[], rows=0,
@@ -313,9 +314,10 @@ def _check_rows(
         plan.problems.append(Problem(1, "", "The file has a header but no rows: add a row per post."))
 
 
-def _accounts_of(user) -> QuerySet[XAccount]:
-    accounts = XAccount.objects.select_related("owner")
-    return accounts if user.is_superuser else accounts.filter(owner=user)
+def _accounts_of(user, workspace: Workspace) -> QuerySet[XAccount]:
+    """The workspace's accounts the person may write posts for."""
+    return access.visible(user, XAccount.objects.select_related("owner").filter(workspace=workspace),
+                          verb=access.WRITE, everywhere=True)
 
 
 def _check_row(
@@ -579,7 +581,8 @@ def import_job_start(*, upload, user, zone: tzinfo) -> ImportJob:
     if len(data) > limit:
         raise CsvFileError(too_large(limit))
     read_header(decode(data))
-    job = ImportJob(file_name=(upload.name or "")[:255], time_zone=zone, created_by=user)
+    job = ImportJob(file_name=(upload.name or "")[:255], time_zone=zone, created_by=user,
+                    workspace=access.current_workspace(user))
     job.file.save("upload.csv", File(io.BytesIO(data)), save=True)
     return job
 
@@ -621,7 +624,7 @@ def _run(job: ImportJob) -> None:
         _refuse(job, [Problem(error.row, "", str(error))])
         return
     _advance(job, ImportJob.Status.CHECKING, total_rows=total, processed_rows=0)
-    plan = import_check(text=text, user=job.created_by, zone=job.time_zone,
+    plan = import_check(text=text, user=job.created_by, workspace=job.workspace, zone=job.time_zone,
                         progress=lambda rows: _advance(job, ImportJob.Status.CHECKING, processed_rows=rows))
     try:
         if plan.problems:

@@ -368,6 +368,8 @@ class ImportJob(models.Model):
     # [{"row": 3, "column": "text", "reason": "…"}]; row 1 is the header.
     report = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The workspace it imports into: its members see it, its accounts are the ones rows may name.
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # When a worker last moved the import on. One that has not moved for longer
     # than a task may run lost its worker, and the sweeper ends it.

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django import template
 from django.utils import timezone
 
+from accounts import access
 from accounts.models import XAccount
 from bots import costs, dashboard
 
@@ -32,11 +33,9 @@ def status_colour(colours: dict[str, tuple[str, str]], key: str) -> tuple[str, s
 
 @register.inclusion_tag("admin/bots/dashboard.html", takes_context=True)
 def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard of the signed-in person's accounts (every account for a superuser)."""
+    """The dashboard of the accounts of the person's current workspace (every account for a superuser)."""
     request = context["request"]
-    accounts = XAccount.objects.order_by("username")
-    if not request.user.is_superuser:
-        accounts = accounts.filter(owner=request.user)
+    accounts = access.accounts(request.user)
     return {
         "dashboard": dashboard.dashboard_for(accounts=accounts, zone=timezone.get_current_timezone()),
         "zone": timezone.get_current_timezone(),

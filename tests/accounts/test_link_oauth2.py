@@ -79,13 +79,13 @@ def test_relinking_with_oauth1_switches_the_method_and_drops_oauth2_tokens(alice
     assert account.oauth1_token.startswith("1002-")
 
 
-def test_an_x_account_linked_by_another_user_is_refused(alice_client, bob_client, bob, http, sandbox):
+def test_an_x_account_linked_in_another_workspace_is_refused(alice_client, bob_client, bob, http, sandbox):
     link(bob_client, http, sandbox, OAUTH2_START, "bob_news")
 
     response = link(alice_client, http, sandbox, OAUTH2_START, "bob_news")
 
     assert response.status_code == 403
-    assert b"already linked by another user" in response.content
+    assert b"already linked in another workspace" in response.content
     assert XAccount.objects.get().owner == bob
 
 

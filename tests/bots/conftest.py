@@ -59,7 +59,8 @@ def link_with_minted_tokens(sandbox: str, owner, username: str, method: str = "o
         }
     )
     return XAccount.objects.create(
-        owner=owner, x_user_id=user["id"], username=user["username"], name=user["username"], auth_method=method,
+        owner=owner, workspace=owner.workspace, x_user_id=user["id"], username=user["username"],
+        name=user["username"], auth_method=method,
         **fields,
     )
 

@@ -29,7 +29,8 @@ def csv_bytes(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER, *, 
 
 
 def account_of(owner, username: str, x_user_id: str) -> XAccount:
-    return XAccount.objects.create(owner=owner, x_user_id=x_user_id, username=username, auth_method="oauth2")
+    return XAccount.objects.create(owner=owner, workspace=owner.workspace,
+                                   x_user_id=x_user_id, username=username, auth_method="oauth2")
 
 
 

@@ -32,18 +32,21 @@ def nina(db):
 
 @pytest.fixture
 def nina_account(nina):
-    return XAccount.objects.create(owner=nina, x_user_id="2001", username="nina_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=nina, workspace=nina.workspace,
+                                   x_user_id="2001", username="nina_bot", auth_method="oauth2")
 
 
 @pytest.fixture
 def nina_other(nina):
-    return XAccount.objects.create(owner=nina, x_user_id="2003", username="nina_news", auth_method="oauth2")
+    return XAccount.objects.create(owner=nina, workspace=nina.workspace,
+                                   x_user_id="2003", username="nina_news", auth_method="oauth2")
 
 
 @pytest.fixture
 def omar_account(db):
     omar = staff("omar", "Europe/Paris")
-    return XAccount.objects.create(owner=omar, x_user_id="2002", username="omar_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=omar, workspace=omar.workspace,
+                                   x_user_id="2002", username="omar_bot", auth_method="oauth2")
 
 
 

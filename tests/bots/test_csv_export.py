@@ -111,7 +111,7 @@ def test_an_export_imports_again(nina, posts):
     Post.objects.filter(account__username="omar_bot").delete()
     body = b"".join(client_for(nina).get(EXPORT).streaming_content)
     before = sorted(Post.objects.values_list("text", "scheduled_at", "position"))
-    job = ImportJob.objects.create(created_by=nina, time_zone="America/New_York", file_name="export.csv")
+    job = ImportJob.objects.create(created_by=nina, workspace=nina.workspace, time_zone="America/New_York", file_name="export.csv")
     job.file.save("export.csv", io.BytesIO(body))
     job = csv_io.import_job_run(job_id=job.pk)
     assert job.status == ImportJob.Status.DONE, job.report
@@ -163,7 +163,7 @@ def test_an_export_of_tricky_texts_imports_as_the_same_texts(nina, posts):
     for text in TRICKY:
         services.post_schedule(post=Post.objects.create(account=posts, text=text, scheduled_at=at))
     body = b"".join(client_for(nina).get(EXPORT).streaming_content)
-    job = ImportJob.objects.create(created_by=nina, time_zone="UTC", file_name="export.csv")
+    job = ImportJob.objects.create(created_by=nina, workspace=nina.workspace, time_zone="UTC", file_name="export.csv")
     job.file.save("export.csv", io.BytesIO(body))
     job = csv_io.import_job_run(job_id=job.pk)
     assert job.status == ImportJob.Status.DONE, job.report

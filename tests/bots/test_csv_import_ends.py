@@ -91,7 +91,7 @@ def left_by_a_dead_worker(job: ImportJob, status: str, *, seconds_ago: float) ->
 
 
 def stuck_job(owner, status: str, *, seconds_ago: float) -> ImportJob:
-    job = ImportJob.objects.create(created_by=owner, time_zone="UTC", file_name="posts.csv")
+    job = ImportJob.objects.create(created_by=owner, workspace=owner.workspace, time_zone="UTC", file_name="posts.csv")
     left_by_a_dead_worker(job, status, seconds_ago=seconds_ago)
     return job
 

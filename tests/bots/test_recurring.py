@@ -31,7 +31,8 @@ WEDNESDAY = datetime(2026, 11, 25, 9, 15, tzinfo=UTC)
 @pytest.fixture
 def account(db) -> XAccount:
     alice = get_user_model().objects.create_user("alice", "alice@example.com", "pw", is_staff=True)
-    return XAccount.objects.create(owner=alice, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=alice, workspace=alice.workspace,
+                                   x_user_id="1001", username="alice_bot", auth_method="oauth2")
 
 
 def queue_bot(account: XAccount, *texts: str, **fields) -> Bot:

@@ -39,12 +39,14 @@ def bob(db):
 
 @pytest.fixture
 def alice_account(alice) -> XAccount:
-    return XAccount.objects.create(owner=alice, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=alice, workspace=alice.workspace,
+                                   x_user_id="1001", username="alice_bot", auth_method="oauth2")
 
 
 @pytest.fixture
 def bob_account(bob) -> XAccount:
-    return XAccount.objects.create(owner=bob, x_user_id="1002", username="bob_news", auth_method="oauth2")
+    return XAccount.objects.create(owner=bob, workspace=bob.workspace,
+                                   x_user_id="1002", username="bob_news", auth_method="oauth2")
 
 
 

@@ -24,7 +24,8 @@ Weekday = PostingSlot.Weekday
 @pytest.fixture
 def account(db) -> XAccount:
     owner = get_user_model().objects.create_user("alice", "alice@example.com", "pw", timezone="Europe/Paris")
-    account = XAccount.objects.create(owner=owner, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    account = XAccount.objects.create(owner=owner, workspace=owner.workspace,
+                                      x_user_id="1001", username="alice_bot", auth_method="oauth2")
     PostingSlot.objects.create(account=account, weekday=Weekday.MONDAY, time=time(9, 0))
     PostingSlot.objects.create(account=account, weekday=Weekday.WEDNESDAY, time=time(13, 0))
     PostingSlot.objects.create(account=account, weekday=Weekday.WEDNESDAY, time=time(9, 0))
@@ -57,7 +58,8 @@ def test_a_slot_is_taken_by_scheduled_claimed_or_sending_posts_only(account):
 
 
 def test_another_accounts_posts_do_not_take_this_accounts_slots(account):
-    other = XAccount.objects.create(owner=account.owner, x_user_id="1002", username="bob_news", auth_method="oauth2")
+    other = XAccount.objects.create(owner=account.owner, workspace=account.owner.workspace,
+                                    x_user_id="1002", username="bob_news", auth_method="oauth2")
     draft(other, "Bob's", status=Post.Status.SCHEDULED, scheduled_at=paris(2026, 11, 25, 9))
 
     assert slots.queue_add(post=draft(account, "Alice's"), now=TUESDAY_NOON) == paris(2026, 11, 25, 9)
@@ -178,7 +180,8 @@ def test_a_post_claimed_for_sending_leaves_the_queue_and_keeps_its_time(account)
 @pytest.mark.django_db(transaction=True)
 def test_two_adds_at_once_take_two_different_slots():
     owner = get_user_model().objects.create_user("alice", "alice@example.com", "pw", timezone="Europe/Paris")
-    account = XAccount.objects.create(owner=owner, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    account = XAccount.objects.create(owner=owner, workspace=owner.workspace,
+                                      x_user_id="1001", username="alice_bot", auth_method="oauth2")
     PostingSlot.objects.create(account=account, weekday=Weekday.WEDNESDAY, time=time(9, 0))
     posts = [draft(account, f"Racer {i}") for i in range(4)]
     start = threading.Barrier(len(posts))

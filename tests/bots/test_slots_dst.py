@@ -20,7 +20,8 @@ SUNDAY = PostingSlot.Weekday.SUNDAY
 
 def account_in(zone: str) -> XAccount:
     owner = get_user_model().objects.create_user("alice", "alice@example.com", "pw", timezone=zone)
-    return XAccount.objects.create(owner=owner, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=owner, workspace=owner.workspace,
+                                   x_user_id="1001", username="alice_bot", auth_method="oauth2")
 
 
 def add_slots(account: XAccount, *times: str, weekday: int = SUNDAY) -> None:

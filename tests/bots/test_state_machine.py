@@ -387,7 +387,7 @@ class PostStateMachine(RuleBasedStateMachine):
                 "token_expires_at": oauth2.expires_at,
                 "scopes": oauth2.scopes,
             }
-        xaccount_upsert(owner=self.owner, me=me, auth_method=method, tokens=tokens)
+        xaccount_upsert(owner=self.owner, workspace=self.owner.workspace, me=me, auth_method=method, tokens=tokens)
         self.revoked.discard(username)
 
     # --- what must always hold ------------------------------------------------------------------

@@ -60,7 +60,8 @@ def _call(transition: t.Transition, post: Post, token: str) -> bool:
 @pytest.fixture
 def account(db):
     owner = get_user_model().objects.create_user("alice", "alice@example.com", is_staff=True)
-    return XAccount.objects.create(owner=owner, x_user_id="101", username="alice_bot", auth_method="oauth2")
+    return XAccount.objects.create(owner=owner, workspace=owner.workspace,
+                                   x_user_id="101", username="alice_bot", auth_method="oauth2")
 
 
 def _post_in(account: XAccount, status: str, *, part: bool) -> Post:

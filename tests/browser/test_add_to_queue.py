@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_add_drafts_to_the_queue_and_reorder_them(page, live_server):
     pia = get_user_model().objects.create_user("pia", "pia@example.com", "correct horse", is_staff=True,
                                                timezone="Europe/Paris")
-    account = XAccount.objects.create(owner=pia, x_user_id="1001", username="alice_bot", auth_method="oauth2")
+    account = XAccount.objects.create(owner=pia, workspace=pia.workspace,
+                                      x_user_id="1001", username="alice_bot", auth_method="oauth2")
     for weekday in range(7):
         PostingSlot.objects.create(account=account, weekday=weekday, time=time(9, 0))
         PostingSlot.objects.create(account=account, weekday=weekday, time=time(18, 30))

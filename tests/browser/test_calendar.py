@@ -50,8 +50,10 @@ def test_view_the_calendar_by_month_and_week(paris_page, live_server, tmp_path):
     page = paris_page
     pia = get_user_model().objects.create_user("pia", "pia@example.com", "correct horse", is_staff=True,
                                                timezone="Europe/Paris")
-    blog = XAccount.objects.create(owner=pia, x_user_id="3001", username="pia_blog", auth_method="oauth2")
-    tips = XAccount.objects.create(owner=pia, x_user_id="3002", username="pia_tips", auth_method="oauth2")
+    blog = XAccount.objects.create(owner=pia, workspace=pia.workspace,
+                                   x_user_id="3001", username="pia_blog", auth_method="oauth2")
+    tips = XAccount.objects.create(owner=pia, workspace=pia.workspace,
+                                   x_user_id="3002", username="pia_tips", auth_method="oauth2")
     today = timezone.now().astimezone(PARIS).date()
     first = today.replace(day=1)
     statuses = {

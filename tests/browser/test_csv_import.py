@@ -42,7 +42,8 @@ def test_import_a_csv_with_a_bad_row_and_see_the_report(paris_page, live_server,
     page = paris_page
     pia = get_user_model().objects.create_user("pia", "pia@example.com", "correct horse", is_staff=True,
                                                timezone="Europe/Paris")
-    XAccount.objects.create(owner=pia, x_user_id="6001", username="pia_blog", auth_method="oauth2")
+    XAccount.objects.create(owner=pia, workspace=pia.workspace,
+                            x_user_id="6001", username="pia_blog", auth_method="oauth2")
     rows = [
         ["@pia_blog", "Spring is here: our plans for the season", f"{YEAR}-03-02 09:00", "", ""],
         ["@pia_blog", "A thread about the workshop, part 1", f"{YEAR}-03-03T18:00:00+01:00", "workshop", ""],

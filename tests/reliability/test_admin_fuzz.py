@@ -274,7 +274,7 @@ def build_world(sandbox: str) -> World:
         recurring.run_bot(bot_id=bot.pk, manual=True)
         AccountBudget.objects.create(account=account, monthly_budget_usd=Decimal("25.00"))
         job = ImportJob(file_name=f"{mark}.csv", time_zone="UTC", status=ImportJob.Status.REFUSED, total_rows=2,
-                        processed_rows=2, created_by=account.owner,
+                        processed_rows=2, created_by=account.owner, workspace=account.workspace,
                         report=[{"row": 2, "column": "text", "reason": f"Too long, {mark}"}])
         job.file.save(f"{mark}.csv", ContentFile(b"account,text\n"), save=True)
 

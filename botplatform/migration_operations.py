@@ -1,0 +1,42 @@
+"""Migration operations that stay safe on a big table."""
+
+from __future__ import annotations
+
+from django.db.migrations.operations.base import Operation
+
+
+class AddForeignKeyIndex(Operation):
+    """The index Django makes for a foreign key, under the name it would give
+    it, built CONCURRENTLY on PostgreSQL (writes go on while it builds). Use it
+    with SeparateDatabaseAndState: the field is added to the database with
+    ``db_index=False``, and to the state as it is declared. The migration must
+    not be atomic on PostgreSQL."""
+
+    reduces_to_sql = False
+
+    def __init__(self, model_name: str, field_name: str) -> None:
+        self.model_name = model_name
+        self.field_name = field_name
+
+    def deconstruct(self) -> tuple[str, list, dict]:
+        return self.__class__.__qualname__, [], {"model_name": self.model_name, "field_name": self.field_name}
+
+    def state_forwards(self, app_label: str, state) -> None:
+        pass
+
+    def database_forwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.field_name)
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
+        else:
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+
+    def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.field_name)
+        name = schema_editor._create_index_name(model._meta.db_table, [field.column])
+        schema_editor.execute(schema_editor._delete_index_sql(model, name))
+
+    def describe(self) -> str:
+        return f"Index {self.model_name}.{self.field_name} (concurrently on PostgreSQL)"
