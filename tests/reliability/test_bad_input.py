@@ -303,6 +303,9 @@ FOUND_BY_FUZZ = [
          "There is no status “\x00”: showing every status. Choose one from the filter."),
     Case("view on site: a link attempt's id that is no UUID", lambda w: get(
         w, f"/admin/r/{ContentType.objects.get_for_model(LinkAttempt).pk}/0/"), "[404]"),
+    Case("post list: a search of 100,000 characters (SQLite refuses the pattern)",
+         lambda w: get(w, CHANGELIST, q="é" * 100_000),
+         "A search is at most 500 characters; this one is 100,000. Search for a shorter part"),
     Case("X accounts: an unknown way of linking", lambda w: get(w, ACCOUNTS, auth_method__exact="oauth3"),
          "There is no auth method “oauth3”: showing every auth method."),
 ]
@@ -499,8 +502,8 @@ OAUTH_CALLBACKS = [
          "No X account linking is in progress", prepare=lambda w: used_up(w, OAUTH2_START)),
     Case("oauth2: another user's attempt", lambda w: callback(w, OAUTH2_CALLBACK, client=w.bob_client),
          ("[403]", "This linking attempt belongs to another user."), prepare=lambda w: handed_to_bob(w, OAUTH2_START)),
-    Case("oauth2: an X account another user linked", lambda w: page(w.alice_client.get(w.scratch["callback"])),
-         "already linked by another user", prepare=linked_by_bob),
+    Case("oauth2: an X account another workspace holds", lambda w: page(w.alice_client.get(w.scratch["callback"])),
+         "already linked in another workspace", prepare=linked_by_bob),
 ]
 
 
