@@ -8,6 +8,7 @@ turns on HTTPS-only behaviour. The README has a table of every variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from accounts import x_hosts
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "botplatform",
     "accounts",
     "bots",
@@ -62,9 +66,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.two_factor_middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the page that says so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "botplatform.urls"
@@ -108,6 +116,29 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# Sign-in safety (README "Sign-in safety"). django-axes counts failed sign-ins
+# per username and address: after AXES_FAILURE_LIMIT of them that pair is
+# refused, even with the right password, until AXES_COOLOFF_MINUTES pass with
+# no new try. A success clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.whole_number("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.whole_number("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views_two_factor.locked_out"
+# No banner at every process start; refusals and lockouts are still logged.
+AXES_VERBOSE = False
+# A person with a confirmed authenticator app gives its code after the
+# password; with this set, every person must set one up before anything else.
+TWO_FACTOR_REQUIRED_FOR_STAFF = env.flag("TWO_FACTOR_REQUIRED_FOR_STAFF", False)
+# The name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = env.text("OTP_TOTP_ISSUER", "botplatform")
+# The admin's TOTP device pages never show a device's secret again.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

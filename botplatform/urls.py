@@ -13,6 +13,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index")),
     # In place of the admin's own route to Django's view, guarded the same way.
     path("admin/r/<path:content_type_id>/<path:object_id>/", admin.site.admin_view(views.view_on_site)),
+    # Two-factor sign-in (accounts/two_factor.py), before the admin's catch-all.
+    path("admin/two-factor/", include("accounts.urls_two_factor")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
