@@ -36,7 +36,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 
-from .models import Invitation, LinkAttempt, Membership, User, Workspace, XAccount
+from .models import AuditEvent, Invitation, LinkAttempt, Membership, User, Workspace, XAccount
 
 Role = Membership.Role
 
@@ -72,6 +72,7 @@ _PATHS: dict[type[models.Model], str] = {
     Invitation: "workspace",
     XAccount: "workspace",
     LinkAttempt: "workspace",
+    AuditEvent: "workspace",
 }
 
 

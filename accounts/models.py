@@ -216,3 +216,50 @@ class LinkAttempt(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+
+class AuditEvent(models.Model):
+    """One thing a person did in a workspace, for its audit trail: who, what,
+    to which object, when. Written by the services as they act
+    (``accounts.audit.record``); never changed afterwards."""
+
+    class Action(models.TextChoices):
+        LINKED = "linked", "linked an account"
+        UNLINKED = "unlinked", "unlinked an account"
+        DELETED = "deleted", "deleted for good"
+        CREATED = "created", "created"
+        SCHEDULED = "scheduled", "scheduled"
+        SUBMITTED = "submitted", "sent for approval"
+        APPROVED = "approved", "approved"
+        REJECTED = "rejected", "rejected"
+        CANCELLED = "cancelled", "cancelled"
+        RETRIED = "retried", "retried"
+        PUBLISHED_NOW = "published_now", "published now"
+        CHANGED = "changed", "changed"
+        BUDGET = "budget", "changed a budget"
+        MEMBER_ADDED = "member_added", "added a member"
+        MEMBER_CHANGED = "member_changed", "changed a member's role"
+        MEMBER_REMOVED = "member_removed", "removed a member"
+        INVITED = "invited", "invited"
+        JOINED = "joined", "joined"
+        SETTINGS = "settings", "changed the workspace's settings"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name="person")
+    # Kept as written: the person may be deleted, the object too.
+    actor_name = models.CharField("person", max_length=150, blank=True, default="")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.CharField("kind", max_length=40, blank=True, default="")
+    object_id = models.CharField(max_length=40, blank=True, default="")
+    object_repr = models.CharField("object", max_length=200, blank=True, default="")
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "audit event"
+        indexes = [models.Index(fields=["workspace", "-at"], name="audit_workspace_at")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or 'the platform'} {self.get_action_display()} {self.object_repr}".strip()

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from . import access, gateway
+from . import access, audit, gateway
 from .gateway import XError, XErrorKind
 from .models import LinkAttempt, Membership, User, Workspace, XAccount
 
@@ -268,6 +268,7 @@ def xaccount_upsert(*, owner, workspace: Workspace, me: gateway.XUser, auth_meth
             setattr(account, name, value)
         account.save()
         log.info("re-linked @%s (%s) for user %s", me.username, auth_method, owner.pk)
+    audit.record(actor=owner, action=audit.Action.LINKED, obj=account, detail=f"with {account.get_auth_method_display()}")
     return account
 
 
