@@ -9,7 +9,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import services
+        # The workspace pages live beside accounts.admin, which Django's
+        # autodiscovery imports; they register themselves when imported.
+        from . import admin_workspaces, services  # noqa: F401
         from .models import User
 
         post_save.connect(services.personal_workspace_on_creation, sender=User,

@@ -62,7 +62,11 @@ def link_oauth2(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _choose(request)
     redirect_uri = request.build_absolute_uri(reverse("accounts:link_oauth2_callback"))
-    attempt, url = services.link_start_oauth2(user=request.user, redirect_uri=redirect_uri)
+    try:
+        attempt, url = services.link_start_oauth2(user=request.user, redirect_uri=redirect_uri)
+    except LinkError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(_accounts_page())
     _remember(request, attempt.pk, _safe_next(request, request.POST.get("next")))
     return HttpResponseRedirect(url)
 

@@ -81,13 +81,16 @@ WSGI_APPLICATION = "botplatform.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The admin's page frame (botplatform/templates/admin/base_site.html:
+        # the workspace switcher) comes before the admin app's own.
+        "DIRS": [BASE_DIR / "botplatform" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.workspaces",
             ],
         },
     },
@@ -139,6 +142,16 @@ TWO_FACTOR_REQUIRED_FOR_STAFF = env.flag("TWO_FACTOR_REQUIRED_FOR_STAFF", False)
 OTP_TOTP_ISSUER = env.text("OTP_TOTP_ISSUER", "botplatform")
 # The admin's TOTP device pages never show a device's secret again.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Mail (workspace invitations to an e-mail address). The console backend
+# prints them, which suits development; set an SMTP backend in production.
+EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.text("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.whole_number("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.text("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.text("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "botplatform@localhost")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

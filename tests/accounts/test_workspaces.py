@@ -1,0 +1,226 @@
+"""Workspaces through the admin, as their people use them: inviting and
+joining, switching, what each role may do, leaving, and the audit trail."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from accounts import workspaces
+from accounts.models import AuditEvent, Invitation, Membership, Workspace, XAccount
+from bots.models import Post
+
+pytestmark = pytest.mark.django_db
+
+Role = Membership.Role
+
+
+def client_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def text(response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+@pytest.fixture
+def team(django_user_model):
+    """The Newsroom: Olga owns it, Ada is an admin, Ed an editor, Vic a viewer;
+    one account with one post. Each person also has their personal workspace."""
+    people = {name: django_user_model.objects.create_user(name, f"{name}@example.com", "pw", is_staff=True)
+              for name in ("olga", "ada", "ed", "vic")}
+    newsroom = workspaces.workspace_create(name="Newsroom", by=people["olga"])
+    for name, role in (("ada", Role.ADMIN), ("ed", Role.EDITOR), ("vic", Role.VIEWER)):
+        Membership.objects.create(workspace=newsroom, user=people[name], role=role)
+        people[name].workspace = newsroom
+        people[name].save(update_fields=["workspace"])
+    account = XAccount.objects.create(owner=people["olga"], workspace=newsroom, x_user_id="7001",
+                                      username="newsroom", auth_method="oauth2")
+    post = Post.objects.create(account=account, text="Tonight's headlines", status=Post.Status.DRAFT)
+    return {**people, "newsroom": newsroom, "account": account, "post": post}
+
+
+def test_an_owner_invites_by_username_and_the_person_joins_with_the_role(team, django_user_model):
+    zoe = django_user_model.objects.create_user("zoe", "zoe@example.com", "pw")
+    owner = client_of(team["olga"])
+
+    response = owner.post("/admin/accounts/invitation/add/", {"invitee": "zoe", "role": "editor"}, follow=True)
+
+    invitation = Invitation.objects.get(invitee="zoe")
+    link = f"/accounts/invitations/{invitation.token}/"
+    assert link in text(response)
+    joining = client_of(zoe)
+    assert "invites you to the workspace Newsroom as editor" in text(joining.get(link))
+    response = joining.post(link, follow=True)
+    assert "You joined Newsroom as editor." in text(response)
+    zoe.refresh_from_db()
+    assert Membership.objects.get(workspace=team["newsroom"], user=zoe).role == Role.EDITOR
+    assert zoe.workspace == team["newsroom"] and zoe.is_staff
+    # The team's post is now on Zoe's post list.
+    assert "Tonight's headlines" in text(joining.get("/admin/bots/post/"))
+    assert list(AuditEvent.objects.filter(workspace=team["newsroom"]).values_list("action", flat=True)[:2]) == [
+        AuditEvent.Action.JOINED, AuditEvent.Action.INVITED]
+    # The link is used up.
+    assert "was accepted already" in text(joining.get(link))
+
+
+def test_an_invitation_by_e_mail_is_mailed_and_only_its_person_may_accept_it(team, django_user_model):
+    stranger = django_user_model.objects.create_user("mallory", "mallory@example.com", "pw")
+    client_of(team["olga"]).post("/admin/accounts/invitation/add/", {"invitee": "kim@example.com", "role": "viewer"})
+
+    (message,) = mail.outbox
+    assert message.to == ["kim@example.com"]
+    invitation = Invitation.objects.get(invitee="kim@example.com")
+    assert f"/accounts/invitations/{invitation.token}/" in message.body
+    response = client_of(stranger).post(f"/accounts/invitations/{invitation.token}/")
+    assert response.status_code == 403
+    assert "This invitation is for kim@example.com, and you are signed in as mallory" in text(response)
+    assert not Membership.objects.filter(user=stranger, workspace=team["newsroom"]).exists()
+
+
+def test_invitations_that_cannot_be_are_refused_in_words(team):
+    owner = client_of(team["olga"])
+    cases = {
+        "nobody_here": "There is no person with the username “nobody_here”",
+        "not an@address": "is not an e-mail address",
+        "ed": "ed is already a member of Newsroom.",
+    }
+    for invitee, words in cases.items():
+        response = owner.post("/admin/accounts/invitation/add/", {"invitee": invitee, "role": "editor"})
+        assert words in text(response), invitee
+    assert not Invitation.objects.exists()
+
+
+def test_an_expired_invitation_says_so(team, django_user_model):
+    zoe = django_user_model.objects.create_user("zoe", "zoe@example.com", "pw")
+    invitation = Invitation.objects.create(workspace=team["newsroom"], invitee="zoe", role=Role.EDITOR,
+                                           expires_at=timezone.now() - timedelta(minutes=1))
+    response = client_of(zoe).post(f"/accounts/invitations/{invitation.token}/")
+    assert "has expired: ask an owner for a new one" in text(response)
+    assert not Membership.objects.filter(user=zoe, workspace=team["newsroom"]).exists()
+
+
+def test_only_owners_invite_and_change_members(team):
+    for name in ("ada", "ed", "vic"):
+        response = client_of(team[name]).post("/admin/accounts/invitation/add/", {"invitee": "olga", "role": "owner"})
+        assert response.status_code == 403, name
+    ada = Membership.objects.get(user=team["ada"], workspace=team["newsroom"])
+    response = client_of(team["ada"]).get(f"/admin/accounts/workspace/{team['newsroom'].pk}/change/")
+    assert "Change workspace" not in text(response)
+    assert not Invitation.objects.exists()
+    assert Membership.objects.get(pk=ada.pk).role == Role.ADMIN
+
+
+def test_the_switcher_shows_one_workspace_at_a_time_and_remembers_it(team):
+    ed = client_of(team["ed"])
+    assert "Tonight's headlines" in text(ed.get("/admin/bots/post/"))
+    personal = Workspace.objects.get(memberships__user=team["ed"], memberships__role=Role.OWNER)
+
+    response = ed.post("/accounts/workspace/switch/", {"workspace": personal.pk, "next": "/admin/bots/post/"},
+                       follow=True)
+
+    assert f"You are in {personal.name}." in text(response)
+    assert "Tonight's headlines" not in text(response)
+    team["ed"].refresh_from_db()
+    assert team["ed"].workspace == personal
+    # A workspace that is not theirs cannot be chosen.
+    other = Workspace.objects.get(memberships__user=team["vic"], memberships__role=Role.OWNER)
+    response = ed.post("/accounts/workspace/switch/", {"workspace": other.pk}, follow=True)
+    assert "There is no such workspace among yours." in text(response)
+    team["ed"].refresh_from_db()
+    assert team["ed"].workspace == personal
+
+
+def test_roles_decide_what_each_person_may_do(team):
+    post = team["post"]
+    change = f"/admin/bots/post/{post.pk}/change/"
+    # A viewer reads, and may not write.
+    vic = client_of(team["vic"])
+    assert vic.get(change).status_code == 200
+    assert vic.get("/admin/bots/post/add/").status_code == 403
+    assert vic.post(change, {"text": "Changed by a viewer"}).status_code == 403
+    # An editor may write posts, and may not link accounts or set budgets.
+    ed = client_of(team["ed"])
+    assert ed.get("/admin/bots/post/add/").status_code == 200
+    response = ed.post("/accounts/x/link/oauth2/", follow=True)
+    assert "Only an admin or owner of Newsroom can link X accounts to it." in text(response)
+    assert ed.get("/admin/bots/accountbudget/add/").status_code == 403
+    # An admin may not set budgets either; the owner may.
+    assert client_of(team["ada"]).get("/admin/bots/accountbudget/add/").status_code == 403
+    assert client_of(team["olga"]).get("/admin/bots/accountbudget/add/").status_code == 200
+    post.refresh_from_db()
+    assert post.text == "Tonight's headlines"
+
+
+def test_someone_removed_loses_the_workspace_at_once_and_its_posts_go_on(team):
+    ed = client_of(team["ed"])
+    change = f"/admin/bots/post/{team['post'].pk}/change/"
+    assert ed.get(change).status_code == 200
+    membership = Membership.objects.get(user=team["ed"], workspace=team["newsroom"])
+
+    response = client_of(team["olga"]).post(f"/admin/accounts/workspace/{team['newsroom'].pk}/change/", {
+        "name": "Newsroom", "memberships-TOTAL_FORMS": "4", "memberships-INITIAL_FORMS": "4",
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+        **{f"memberships-{i}-id": str(m.pk) for i, m in enumerate(team["newsroom"].memberships.order_by(
+            "user__username"))},
+        **{f"memberships-{i}-role": m.role for i, m in enumerate(team["newsroom"].memberships.order_by(
+            "user__username"))},
+        **{f"memberships-{i}-workspace": str(team["newsroom"].pk) for i in range(4)},
+        f"memberships-{list(team['newsroom'].memberships.order_by('user__username')).index(membership)}-DELETE": "on",
+    }, follow=True)
+
+    assert response.status_code == 200
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    # The very next request of Ed's is refused; the post is still there.
+    assert ed.get(change).status_code in (302, 403, 404)
+    assert "Tonight's headlines" not in text(ed.get("/admin/bots/post/"))
+    assert Post.objects.filter(pk=team["post"].pk).exists()
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.MEMBER_REMOVED).get()
+    assert event.actor == team["olga"] and event.detail == "ed"
+
+
+def test_a_deactivated_person_is_signed_out_at_once(team):
+    ed = client_of(team["ed"])
+    team["ed"].is_active = False
+    team["ed"].save(update_fields=["is_active"])
+    response = ed.get(f"/admin/bots/post/{team['post'].pk}/change/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_last_owner_can_be_neither_removed_nor_demoted(team):
+    owner_membership = Membership.objects.get(user=team["olga"], workspace=team["newsroom"])
+    for attempt in (lambda: workspaces.member_role_change(membership=owner_membership, role=Role.EDITOR,
+                                                          by=team["olga"]),
+                    lambda: workspaces.member_remove(membership=owner_membership, by=team["olga"])):
+        with pytest.raises(workspaces.WorkspaceError, match="is the only owner of Newsroom: make someone else"):
+            attempt()
+    assert Membership.objects.get(pk=owner_membership.pk).role == Role.OWNER
+
+
+def test_owners_and_admins_read_the_audit_trail_and_editors_do_not(team):
+    workspaces.member_role_change(membership=Membership.objects.get(user=team["vic"], workspace=team["newsroom"]),
+                                  role=Role.EDITOR,
+                                  by=team["olga"])
+    for name in ("olga", "ada"):
+        page = text(client_of(team[name]).get("/admin/accounts/auditevent/"))
+        assert "vic: Viewer → Editor" in page, name
+    assert client_of(team["ed"]).get("/admin/accounts/auditevent/").status_code == 403
+    # Filtered by what was done.
+    page = text(client_of(team["olga"]).get("/admin/accounts/auditevent/", {"action__exact": "invited"}))
+    assert "vic: Viewer → Editor" not in page
+
+
+def test_a_workspace_that_asks_for_two_factor_sends_its_members_to_set_it_up(team):
+    team["newsroom"].two_factor_required = True
+    team["newsroom"].save(update_fields=["two_factor_required"])
+    response = client_of(team["ed"]).get("/admin/bots/post/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/two-factor/")
