@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -20,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
 ]
 
-# Uploaded media in development (static() adds nothing when DEBUG is off;
-# production serves MEDIA_ROOT, or S3 and the like, from its own web server).
-urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files, to those who may see what they belong to: through Django in
+# every setting (a web server serving MEDIA_ROOT itself would serve them to anyone).
+urlpatterns += [
+    path(f"{settings.MEDIA_URL.lstrip('/')}<path:name>", admin.site.admin_view(views.media_file), name="media"),
+]
