@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -130,7 +131,12 @@ class Post(models.Model):
 
 
 def media_upload_to(instance: PostMedia, filename: str) -> str:
-    return f"posts/{timezone.now():%Y/%m}/{filename}"
+    """A random name (keeping the type's extension): a file's address cannot
+    be guessed, and is served only to the post's workspace (bots.media_files)."""
+    extension = Path(filename).suffix.lower()
+    if not (extension[1:].isalnum() and extension.isascii() and len(extension) <= 6):
+        extension = ""
+    return f"posts/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
 
 
 class PostMedia(models.Model):
