@@ -632,6 +632,10 @@ def call(account, operation, *, applied_if_sent: bool):
     model = _account_model()
     if account.status == model.Status.NEEDS_REAUTH:
         raise XError(XErrorKind.NEEDS_REAUTH, account.status_reason or f"Reconnect @{account.username}.")
+    if account.status == model.Status.DISCONNECTED:
+        # Unlinked: it holds no tokens, and X never hears from it again until
+        # a person links it again.
+        raise XError(XErrorKind.NEEDS_REAUTH, disconnected_reason(account))
     if account.tokens_undecryptable:
         raise _refuse_undecryptable(account)
     is_oauth2 = account.auth_method == model.AuthMethod.OAUTH2
@@ -651,8 +655,11 @@ def call(account, operation, *, applied_if_sent: bool):
 
 
 def _fresh(account):
-    if account.status == _account_model().Status.NEEDS_REAUTH:
+    model = _account_model()
+    if account.status == model.Status.NEEDS_REAUTH:
         raise XError(XErrorKind.NEEDS_REAUTH, account.status_reason)
+    if account.status == model.Status.DISCONNECTED:
+        raise XError(XErrorKind.NEEDS_REAUTH, disconnected_reason(account))
     return account
 
 
@@ -696,22 +703,51 @@ def get_me(account) -> XUser:
     return call(account, get_me_with, applied_if_sent=False)
 
 
+def disconnected_reason(account) -> str:
+    """Why nothing is sent for an unlinked account, in words."""
+    return f"@{account.username} is disconnected: {account.status_reason}".strip()
+
+
+# X's endpoint that invalidates an OAuth 1.0a access token (API v1.1, "POST
+# oauth/invalidate_token"), signed with the very token it invalidates.
+OAUTH1_INVALIDATE_PATH = "/1.1/oauth/invalidate_token"
+
+
 def revoke(account) -> None:
-    """Tell X to forget the account's OAuth 2.0 tokens. X has no revoke endpoint
-    for OAuth 1.0a tokens: the user removes the app under their X settings."""
+    """Tell X to forget the account's tokens: OAuth 2.0 ones through
+    ``POST /2/oauth2/revoke`` (the refresh token, then the access token),
+    OAuth 1.0a ones through ``POST /1.1/oauth/invalidate_token``. Tokens X no
+    longer accepts raise a NEEDS_REAUTH ``XError``: there is nothing left to
+    revoke."""
     model = _account_model()
-    if account.auth_method != model.AuthMethod.OAUTH2:
-        return
     if account.tokens_undecryptable:
         raise _refuse_undecryptable(account)
-    handler = OAuth2Handler()
     try:
+        if account.auth_method == model.AuthMethod.OAUTH1:
+            _invalidate_oauth1(account)
+            return
+        handler = OAuth2Handler()
         if account.oauth2_refresh_token:
             handler.revoke(account.oauth2_refresh_token, "refresh_token")
         if account.oauth2_access_token:
             handler.revoke(account.oauth2_access_token, "access_token")
     except Exception as exc:
-        raise classify(exc, applied_if_sent=False) from None
+        raise classify(exc, applied_if_sent=False, username=account.username) from None
+
+
+def _invalidate_oauth1(account) -> None:
+    if not account.oauth1_token:
+        return
+    auth = OAuth1(
+        settings.X_CONSUMER_KEY,
+        client_secret=settings.X_CONSUMER_SECRET,
+        resource_owner_key=account.oauth1_token,
+        resource_owner_secret=account.oauth1_token_secret,
+    )
+    with mount_transport(requests.Session()) as session:
+        response = session.post(f"{x_hosts.API}{OAUTH1_INVALIDATE_PATH}", auth=auth)
+    if response.status_code >= 400:
+        raise _classify_status(response.status_code, response, applied_if_sent=False, username=account.username)
 
 
 # --- media upload (X API v2; tweepy 4.17 has none of it) ---------------------------------

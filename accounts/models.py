@@ -122,6 +122,9 @@ class XAccount(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         NEEDS_REAUTH = "needs_reauth", "Needs reconnecting"
+        # Unlinked by a person: the tokens are revoked and gone, the posts,
+        # bots and figures are kept, read-only. Linking it again brings it back.
+        DISCONNECTED = "disconnected", "Disconnected"
 
     TOKEN_FIELDS = ("oauth1_token", "oauth1_token_secret", "oauth2_access_token", "oauth2_refresh_token")
 

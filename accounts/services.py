@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from . import access, audit, gateway
+from . import access, audit, gateway, signals
 from .gateway import XError, XErrorKind
 from .models import LinkAttempt, Membership, User, Workspace, XAccount
 
@@ -238,13 +238,22 @@ _NO_TOKENS = {
 @transaction.atomic
 def xaccount_upsert(*, owner, workspace: Workspace, me: gateway.XUser, auth_method: str, tokens: dict) -> XAccount:
     """Create or refresh the account X says these tokens belong to, in the
-    workspace. Re-linking in the same workspace replaces the tokens and clears
-    ``needs_reauth``; an X account that another workspace holds is refused."""
+    workspace. Re-linking in the same workspace replaces the tokens and makes
+    an account that needs reconnecting, or was unlinked (disconnected), active
+    again, the same row with all its history; an X account that another
+    workspace holds, even disconnected, is refused."""
     account = XAccount.objects.select_for_update().filter(x_user_id=me.id).first()
     if account is not None and account.workspace_id != workspace.pk:
+        if account.status == XAccount.Status.DISCONNECTED:
+            raise LinkError(
+                f"@{me.username} was unlinked from another workspace of this platform, which keeps its "
+                "posts as a record. An owner there must delete it for good before you can link it here.",
+                status=403,
+            )
         raise LinkError(
             f"@{me.username} is already linked in another workspace of this platform. "
-            "An admin or owner there must unlink it before you can link it here.",
+            "An admin or owner there must unlink it, then an owner must delete it for good, before you "
+            "can link it here.",
             status=403,
         )
     now = timezone.now()
@@ -259,6 +268,7 @@ def xaccount_upsert(*, owner, workspace: Workspace, me: gateway.XUser, auth_meth
         "status_reason": "",
         "last_verified_at": now,
     }
+    was_disconnected = account is not None and account.status == XAccount.Status.DISCONNECTED
     if account is None:
         account = XAccount.objects.create(owner=owner, workspace=workspace, x_user_id=me.id, linked_at=now,
                                           **fields)
@@ -268,7 +278,9 @@ def xaccount_upsert(*, owner, workspace: Workspace, me: gateway.XUser, auth_meth
             setattr(account, name, value)
         account.save()
         log.info("re-linked @%s (%s) for user %s", me.username, auth_method, owner.pk)
-    audit.record(actor=owner, action=audit.Action.LINKED, obj=account, detail=f"with {account.get_auth_method_display()}")
+    again = " again, after it was unlinked" if was_disconnected else ""
+    audit.record(actor=owner, action=audit.Action.LINKED, obj=account,
+                 detail=f"with {account.get_auth_method_display()}{again}")
     return account
 
 
@@ -315,24 +327,101 @@ def xaccount_verify(*, account: XAccount) -> VerifyResult:
     return VerifyResult(account, True, f"@{account.username} is working.")
 
 
-def xaccount_unlink(*, account: XAccount) -> str:
-    """Revoke the account's tokens on X, then forget the account and its tokens."""
-    username = account.username
-    try:
-        gateway.revoke(account)
-    except XError as error:
-        # Dead tokens need no revoking; anything else must not leave live tokens
-        # on X while the platform forgets them.
-        if error.kind != XErrorKind.NEEDS_REAUTH:
-            raise LinkError(f"@{username} was not unlinked: {error.message}") from None
-    account.delete()
-    log.info("unlinked @%s", username)
-    if account.auth_method == XAccount.AuthMethod.OAUTH1:
-        return (
-            f"@{username} was unlinked and its tokens deleted. X keeps OAuth 1.0a tokens until "
-            "the account owner removes the app under Settings › Connected apps on X."
+def xaccount_unlink(*, account: XAccount, by: User) -> str:
+    """Disconnect the account: revoke its tokens on X, forget them here, and
+    keep everything else (posts, bots, figures) as a read-only record. What
+    hangs from it stops (``signals.account_disconnected``: its posts waiting to
+    go out are held, its bots paused), all in one transaction with the change.
+    Linking the same X account again brings it back (``xaccount_upsert``).
+
+    The account's row stays locked while X is asked, so the tokens revoked are
+    the ones stored (a refresh cannot rotate them meanwhile). If X cannot be
+    reached or refuses, nothing changes here and the words say why."""
+    if not access.allows(by, access.MANAGE, account):
+        raise LinkError(access.NEEDS[access.MANAGE], status=403)
+    with transaction.atomic():
+        locked = XAccount.objects.select_for_update().filter(pk=account.pk).first()
+        if locked is None:
+            raise LinkError(f"@{account.username} no longer exists: nothing was unlinked.")
+        username = locked.username
+        if locked.status == XAccount.Status.DISCONNECTED:
+            raise LinkError(f"@{username} is already disconnected: {locked.status_reason}")
+        revoked = True
+        try:
+            gateway.revoke(locked)
+        except XError as error:
+            # Dead tokens need no revoking; anything else must not leave live
+            # tokens on X while the platform forgets them.
+            if error.kind == XErrorKind.PERMANENT:
+                raise LinkError(f"@{username} was not unlinked, and nothing changed: {error.message}") from None
+            if error.kind != XErrorKind.NEEDS_REAUTH:
+                answered = f" (it answered {error.status})" if error.status else ""
+                raise LinkError(
+                    f"@{username} was not unlinked: X could not revoke its tokens just now{answered}. Nothing "
+                    "changed: unlink it again in a few minutes."
+                ) from None
+            revoked = False
+        when = f"{timezone.now():%Y-%m-%d %H:%M} UTC"
+        reason = (
+            f"Unlinked by {by.get_username()} on {when}. Its posts, bots and figures are kept, read-only. "
+            f"To bring it back, use “Link X account” and sign in to X as @{username}."
         )
-    return f"@{username} was unlinked: its tokens were revoked on X and deleted here."
+        for name, value in _NO_TOKENS.items():
+            setattr(locked, name, value)
+        locked.status = XAccount.Status.DISCONNECTED
+        locked.status_reason = reason
+        locked.rate_limited_until = None
+        locked.save(update_fields=[*_NO_TOKENS, "status", "status_reason", "rate_limited_until"])
+        tokens = "its tokens were revoked on X and deleted here" if revoked else (
+            "X no longer accepted its tokens, so there was nothing to revoke; they were deleted here")
+        audit.record(actor=by, action=audit.Action.UNLINKED, obj=locked, detail=tokens)
+        answers = signals.account_disconnected.send(
+            sender=XAccount, account=locked, reason=f"@{username} was unlinked by {by.get_username()} on {when}."
+        )
+    log.info("unlinked @%s; it is disconnected", username)
+    done = " ".join(answer for _, answer in answers if answer)
+    return (
+        f"@{username} is disconnected: {tokens}. Its posts, bots and figures are kept, read-only. "
+        f"{done + ' ' if done else ''}To bring it back, use “Link X account” and sign in to X as @{username}."
+    )
+
+
+def xaccount_holdings(*, account: XAccount) -> list[tuple[int, str]]:
+    """What deleting the account for good would delete with it, as ``(count,
+    what)`` pairs that each app counts from its own rows."""
+    held: list[tuple[int, str]] = []
+    for _, answer in signals.account_holdings.send(sender=XAccount, account=account):
+        held.extend(answer or ())
+    return held
+
+
+def describe_holdings(held: list[tuple[int, str]]) -> str:
+    return ", ".join(f"{count:,} {what}" for count, what in held) or "nothing else"
+
+
+def xaccount_delete(*, account: XAccount, by: User) -> str:
+    """Delete a disconnected account for good, with everything that hangs
+    from it (its posts, bots, slots and budget): the one way the record of an
+    account goes. Owners only; an account still linked is refused in words."""
+    if not access.allows(by, access.OWN, account):
+        raise LinkError(access.NEEDS[access.OWN], status=403)
+    with transaction.atomic():
+        locked = XAccount.objects.select_for_update().filter(pk=account.pk).first()
+        if locked is None:
+            raise LinkError(f"@{account.username} no longer exists: nothing was deleted.")
+        username = locked.username
+        if locked.status != XAccount.Status.DISCONNECTED:
+            raise LinkError(
+                f"@{username} is still linked ({locked.get_status_display().lower()}): only a disconnected "
+                "account can be deleted for good. Unlink it first (which keeps its history), then delete it "
+                "for good. Nothing was deleted."
+            )
+        what = describe_holdings(xaccount_holdings(account=locked))
+        # Recorded first: the trail keeps the account's name and id once the row is gone.
+        audit.record(actor=by, action=audit.Action.DELETED, obj=locked, detail=f"with {what}")
+        locked.delete()
+    log.info("deleted @%s for good", username)
+    return f"@{username} was deleted for good, with {what}."
 
 
 def refresh_expiring_tokens() -> int:

@@ -23,3 +23,8 @@ class BotsConfig(AppConfig):
         access.register(PostingSlot, "account__workspace")
         access.register(AccountBudget, "account__workspace")
         access.register(ImportJob, "workspace")
+
+        # What happens to an account's posts and bots when it is unlinked.
+        from . import account_events
+
+        account_events.connect()

@@ -1,6 +1,6 @@
 """OAuth 1.0a as X serves it: request token, authorize / authenticate (with the
-consent page, the PIN flow and cancel), access token, and the verification of
-signed API requests.
+consent page, the PIN flow and cancel), access token, invalidating an access
+token, and the verification of signed API requests.
 
 oauthlib's server endpoints do the protocol work against a ``RequestValidator``
 backed by the store. What X adds on top is kept here: the signature is checked
@@ -98,6 +98,7 @@ CALLBACK_NOT_APPROVED = (
 )
 INVALID_VERIFIER = "Error processing your OAuth request: Invalid oauth_verifier parameter"
 COULD_NOT_AUTHENTICATE = json.dumps({"errors": [{"code": 32, "message": "Could not authenticate you."}]})
+INVALID_OR_EXPIRED_TOKEN = json.dumps({"errors": [{"code": 89, "message": "Invalid or expired token."}]})
 INVALID_REQUEST_TOKEN = (
     "The request token for this page is invalid. It may have already been used, or expired because "
     "it is too old. Please go back to the site or app that sent you here and try again."
@@ -369,6 +370,26 @@ def access_token(sb, request: Request) -> Response:
     return Response(body, status=200, content_type=TOKEN_CONTENT_TYPE)
 
 
+def invalidate_token(sb, request: Request) -> Response:
+    """``POST /1.1/oauth/invalidate_token``: the app gives up an access token,
+    signed with that very token. X answers 200 ``{"access_token": …}``; the
+    token is dead from then on, and a request signed with it (this one again
+    included) gets 401 code 89 "Invalid or expired token."."""
+    urls = signed_urls(request)
+    oauth_args = _oauth_args(request)
+    with sb.db.tx() as conn:
+        endpoint = _ResourceEndpoint(Validator(sb, conn), urls)
+        valid, checked = endpoint.validate_protected_resource_request(urls[0], *oauth_args)
+        if not valid:
+            log = checked.validator_log if checked is not None else {}
+            if log.get("client") and not log.get("resource_owner"):
+                return Response(INVALID_OR_EXPIRED_TOKEN, status=401, content_type="application/json; charset=utf-8")
+            return _could_not_authenticate()
+        conn.execute("UPDATE oauth1_access_tokens SET revoked = 1 WHERE token = ?", (checked.resource_owner_key,))
+    return Response(json.dumps({"access_token": checked.resource_owner_key}), status=200,
+                    content_type="application/json; charset=utf-8")
+
+
 def authorize(sb, request: Request) -> Response:
     """``/oauth/authorize``: always asks the user."""
     return _authorize(sb, request, skip_if_approved=False)
@@ -459,4 +480,7 @@ def rules() -> list[Rule]:
         Rule("/oauth/authorize", methods=["GET", "POST"], endpoint=authorize),
         Rule("/oauth/authenticate", methods=["GET", "POST"], endpoint=authenticate),
         Rule("/oauth/access_token", methods=["POST"], endpoint=access_token),
+        # X documents the path with and without ".json".
+        Rule("/1.1/oauth/invalidate_token", methods=["POST"], endpoint=invalidate_token),
+        Rule("/1.1/oauth/invalidate_token.json", methods=["POST"], endpoint=invalidate_token),
     ]

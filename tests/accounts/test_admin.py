@@ -49,7 +49,7 @@ def test_verify_now_asks_x_and_flags_a_revoked_account(alice_client, http, sandb
     assert 'class="x-status x-status-needs_reauth"' in failed.content.decode()
 
 
-def test_unlink_action_revokes_and_deletes(alice_client, http, sandbox):
+def test_unlink_action_revokes_and_keeps_the_account_disconnected(alice_client, http, sandbox):
     link(alice_client, http, sandbox, OAUTH2_START, "bob_news")
     account = XAccount.objects.get()
     token = account.oauth2_access_token
@@ -57,7 +57,10 @@ def test_unlink_action_revokes_and_deletes(alice_client, http, sandbox):
     response = alice_client.post(CHANGELIST, {"action": "unlink", "_selected_action": [account.pk]}, follow=True)
 
     assert any("tokens were revoked on X" in m for m in messages_of(response))
-    assert not XAccount.objects.exists()
+    account.refresh_from_db()
+    assert account.status == XAccount.Status.DISCONNECTED
+    assert account.oauth2_access_token == "" and account.oauth2_refresh_token == ""
+    assert 'class="x-status x-status-disconnected"' in response.content.decode()
     me = requests.get(f"{sandbox}/2/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert me.status_code == 401
 

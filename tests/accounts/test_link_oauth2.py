@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+from django.conf import settings
 
 from accounts import gateway
 from accounts.models import XAccount
@@ -89,16 +90,23 @@ def test_an_x_account_linked_in_another_workspace_is_refused(alice_client, bob_c
     assert XAccount.objects.get().owner == bob
 
 
-def test_unlink_revokes_the_tokens_on_x(alice_client, http, sandbox):
+def test_unlink_revokes_the_tokens_on_x(alice_client, alice, http, sandbox):
     from accounts import services
 
     link(alice_client, http, sandbox, OAUTH2_START, "bob_news")
     account = XAccount.objects.get()
-    access_token = account.oauth2_access_token
+    access_token, refresh_token = account.oauth2_access_token, account.oauth2_refresh_token
 
-    message = services.xaccount_unlink(account=account)
+    message = services.xaccount_unlink(account=account, by=alice)
 
     assert "revoked on X" in message
-    assert not XAccount.objects.exists()
+    account.refresh_from_db()
+    assert account.status == XAccount.Status.DISCONNECTED
+    assert (account.oauth2_access_token, account.oauth2_refresh_token, account.token_expires_at) == ("", "", None)
     answer = requests.get(f"{sandbox}/2/users/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
     assert answer.status_code == 401
+    refreshed = requests.post(
+        f"{sandbox}/2/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(settings.X_CLIENT_ID, settings.X_CLIENT_SECRET), timeout=10,
+    )
+    assert refreshed.status_code == 400
