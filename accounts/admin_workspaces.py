@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html
 
 from . import access, workspaces
+from .admin import KnownChoicesFilter
 from .admin_base import PolicyAdmin, is_staff
 from .models import AuditEvent, Invitation, Membership, Workspace
 from .workspaces import WorkspaceError
@@ -176,7 +177,8 @@ class AuditEventAdmin(PolicyAdmin, admin.ModelAdmin):
     view_verb = access.MANAGE
     add_verb = change_verb = delete_verb = None
     list_display = ("at", "actor_name", "action", "object_type", "object_repr", "detail")
-    list_filter = ("action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter))
+    # The object is found by searching for it (its name or text, or an account's handle).
+    list_filter = (("action", KnownChoicesFilter), ("actor", admin.RelatedOnlyFieldListFilter))
     search_fields = ("object_repr", "actor_name", "detail")
     date_hierarchy = "at"
     readonly_fields = ("at", "actor_name", "action", "object_type", "object_id", "object_repr", "detail")

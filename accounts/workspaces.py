@@ -126,8 +126,8 @@ def invitation_for(*, token: str, user: User) -> Invitation:
     if invitation.expires_at <= timezone.now():
         raise WorkspaceError(f"This invitation to {invitation.workspace.name} has expired: ask an owner for a new one.")
     if not _names(invitation.invitee, user):
-        raise PermissionDenied(f"This invitation is for {invitation.invitee}, and you are signed in as "
-                               f"{user.get_username()}: sign in as them to accept it.")
+        raise PermissionDenied(f"This invitation is for someone else, and you are signed in as "
+                               f"{user.get_username()}: sign in as the person it was sent to, to accept it.")
     return invitation
 
 

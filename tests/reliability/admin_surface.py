@@ -22,6 +22,9 @@ from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
+from accounts.models import Invitation
+from bots.models import ImportJob, PostMedia
+
 # Django's own changelist parameters: every changelist reads them, whether or
 # not a link on the page shows them.
 CHANGELIST_PARAMS = frozenset(
@@ -102,6 +105,15 @@ def route_values(route: Route) -> list[dict[str, str]]:
                 for kind, pk in zip(kinds, firsts)]
     if names == {"url"}:
         return [{"url": "no-such-page/"}]
+    if names == {"token"}:
+        # Workspace invitations' links: every one there is, and one that is none.
+        tokens = list(Invitation.objects.order_by("pk").values_list("token", flat=True))
+        return [{"token": token} for token in [*tokens, "no-such-invitation"]]
+    if names == {"name"}:
+        # Uploaded files: every post's media and import's file, and a name that is none.
+        files = [*PostMedia.objects.order_by("pk").values_list("file", flat=True),
+                 *ImportJob.objects.order_by("pk").values_list("file", flat=True)]
+        return [{"name": name} for name in [*files, "posts/2026/01/no-such-file.png"]]
     if len(names) == 1 and route.model is not None:
         (name,) = names
         return [{name: str(pk)} for pk in route.model._default_manager.order_by("pk").values_list("pk", flat=True)]

@@ -87,9 +87,10 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import strategies as st
 
-from accounts.models import LinkAttempt, User, XAccount
+from accounts.models import AuditEvent, Invitation, LinkAttempt, Membership, User, Workspace, XAccount
 from botplatform.schedules import install_schedules
 from bots import recurring, services, slots
 from bots.models import AccountBudget, Bot, BotItem, BotRun, ImportJob, Post, PostingSlot, PostMedia
@@ -263,6 +264,8 @@ def build_world(sandbox: str) -> World:
     for account, mark in ((alice_bot, MARKS["alice"]), (alice_daily, MARKS["alice"]), (bob_news, MARKS["bob"])):
         PostingSlot.objects.create(account=account, weekday=0, time=time(9, 0))
         PostingSlot.objects.create(account=account, weekday=3, time=time(18, 30))
+        Invitation.objects.create(workspace=account.workspace, invitee=f"{mark}-{account.pk}@example.com",
+                                  role=Membership.Role.EDITOR, invited_by=account.owner)
         Post.objects.create(account=account, text=f"A draft by {mark}")
         queued = Post.objects.create(account=account, text=f"Queued by {mark}")
         slots.queue_add(post=queued)
@@ -335,6 +338,12 @@ OWNERS: dict[type[Model], str | None] = {
     PostingSlot: "account__owner_id",
     AccountBudget: "account__owner_id",
     ImportJob: "created_by_id",
+    # Each person's workspace is their own here (the world has no team).
+    Workspace: "memberships__user_id",
+    Membership: "user_id",
+    Invitation: "invited_by_id",
+    AuditEvent: "workspace__memberships__user_id",
+    TOTPDevice: "user_id",
     PeriodicTask: None,
     IntervalSchedule: None,
     CrontabSchedule: None,

@@ -306,6 +306,9 @@ FOUND_BY_FUZZ = [
     Case("post list: a search of 100,000 characters (SQLite refuses the pattern)",
          lambda w: get(w, CHANGELIST, q="é" * 100_000),
          "A search is at most 500 characters; this one is 100,000. Search for a shorter part"),
+    Case("audit trail: an action with a NUL byte", lambda w: get(w, "/admin/accounts/auditevent/",
+                                                                  action__exact="\x00"),
+         "There is no action “\x00”: showing every action. Choose one from the filter."),
     Case("X accounts: an unknown way of linking", lambda w: get(w, ACCOUNTS, auth_method__exact="oauth3"),
          "There is no auth method “oauth3”: showing every auth method."),
 ]
