@@ -8,14 +8,17 @@ posts of the X accounts they own, and nothing else.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Case, F, ForeignKey, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -23,6 +26,7 @@ from django.forms import ModelChoiceField
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -37,7 +41,16 @@ from accounts.models import XAccount
 # the calendar, CSV imports, budgets and the dashboard; their actions are
 # offered on posts too.
 from . import admin_planning, admin_scheduling, services, validation
-from .forms import PostForm, PostMediaForm, PostMediaFormSet, ThreadPartForm, ThreadPartFormSet
+from .forms import (
+    DRAFT,
+    SCHEDULE,
+    PostForm,
+    PostMediaForm,
+    PostMediaFormSet,
+    ThreadPartForm,
+    ThreadPartFormSet,
+    upload_media_type,
+)
 from .models import Post, PostMedia
 from .preview import preview_json
 from .services import PostActionError
@@ -45,14 +58,18 @@ from .services import PostActionError
 Status = Post.Status
 
 # A thread can be edited while nothing of it is in X's hands.
-EDITABLE = (Status.DRAFT, Status.SCHEDULED, Status.FAILED, Status.CANCELLED)
+EDITABLE = (Status.DRAFT, Status.PENDING_APPROVAL, Status.SCHEDULED, Status.FAILED, Status.CANCELLED)
 # Posts a worker may be sending right now: deleting them would lose the record of a post on X.
 IN_FLIGHT = (Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
 HELD = "held"
+# A draft an admin or owner sent back to its author, with the reason.
+REJECTED = "rejected"
 
 # Text colour and background per status (and for posts held by their account).
 BADGE_COLOURS = {
     Status.DRAFT: ("#555", "#ececec"),
+    Status.PENDING_APPROVAL: ("#0d5f5f", "#dcf1f0"),
+    REJECTED: ("#8c2f0b", "#fce6dc"),
     Status.SCHEDULED: ("#0b5394", "#e1ecf7"),
     Status.CLAIMED: ("#5b2a86", "#eee4f6"),
     Status.SENDING: ("#5b2a86", "#eee4f6"),
@@ -73,7 +90,9 @@ def thread_of(root: Post) -> list[Post]:
 
 
 def thread_editable(root: Post) -> bool:
-    return all(post.status in EDITABLE for post in thread_of(root))
+    # An unlinked (disconnected) account's posts are its kept record: read-only.
+    return root.account.status != XAccount.Status.DISCONNECTED and all(
+        post.status in EDITABLE for post in thread_of(root))
 
 
 def current_post(root: Post) -> Post:
@@ -95,6 +114,34 @@ def excerpt(text: str, length: int = 60) -> str:
 
 def describe(post: Post) -> str:
     return f"“{excerpt(post.text, 40) or 'Media post'}” on @{post.account.username}"
+
+
+def reviewer_name(post: Post) -> str:
+    return post.reviewed_by.get_username() if post.reviewed_by_id and post.reviewed_by else "an admin"
+
+
+def rejection(root: Post) -> str:
+    """Why a thread was sent back to its author, in words ("" if it was not)."""
+    if root.status != Status.DRAFT or not root.review_note:
+        return ""
+    return f"Rejected by {reviewer_name(root)} on {local_time(root.reviewed_at)}: {root.review_note}"
+
+
+def waiting_note(root: Post) -> str:
+    when = f"to go out {local_time(root.scheduled_at)}" if root.scheduled_at else (
+        "to go out as soon as it is approved")
+    return f"Waiting for an admin or owner of the workspace to approve it, {when}."
+
+
+class PostAdminForm(PostForm):
+    """The post form in the admin: a post waiting for approval opens on
+    "Schedule" (saving sends it again, or approves it for an admin), not on
+    "Save as draft", which would take it from the approvers' list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "publish" in self.fields and self.instance.pk and self.instance.status == Status.PENDING_APPROVAL:
+            self.fields["publish"].initial = SCHEDULE
 
 
 class ThreadStatusFilter(admin.SimpleListFilter):
@@ -278,7 +325,7 @@ def x_link(url: str) -> str:
 class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     """Posts and threads, one row per thread."""
 
-    form = PostForm
+    form = PostAdminForm
     inlines = (PostMediaInline, ThreadPartInline)
     list_display = ("handle", "post_text", "scheduled", "status_badge", "on_x", "error")
     list_display_links = ("post_text",)
@@ -286,8 +333,9 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     date_hierarchy = "scheduled_at"
     search_fields = ("text", "parts__text", "account__username")
     search_help_text = "Search the text of posts and thread parts, or an account as @name."
-    actions = ("publish_now", "cancel", "retry", "duplicate", admin_scheduling.add_to_queue, admin_planning.export_csv)
-    readonly_fields = ("status_badge", "attempts", "on_x", "published_at", "error_full")
+    actions = ("publish_now", "cancel", "retry", "duplicate", "approve", "reject", admin_scheduling.add_to_queue,
+               admin_planning.export_csv)
+    readonly_fields = ("status_badge", "review", "attempts", "on_x", "published_at", "error_full")
 
     class Media:
         css = {"all": ("bots/post_admin.css",)}
@@ -300,7 +348,7 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
         queryset = (
             super().get_queryset(request)
             .filter(parent__isnull=True)
-            .select_related("account")
+            .select_related("account", "reviewed_by")
             .prefetch_related(Prefetch("parts", queryset=Post.objects.order_by("position")), "media")
         )
         return queryset
@@ -382,11 +430,24 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
             "Poll",
             {"fields": ("poll_options", "poll_duration_minutes"), "classes": () if has_poll else ("collapse",)},
         )
-        status = ("Status", {"fields": ("status_badge", "attempts", "on_x", "published_at", "error_full")})
+        status = ("Status", {"fields": ("status_badge", "review", "attempts", "on_x", "published_at", "error_full")})
         if obj is not None and not thread_editable(obj):
             return [status, content, poll, ("When", {"fields": ("scheduled_at",)})]
         when = ("When", {"fields": ("scheduled_at", "publish")})
         return [status, content, poll, when] if obj is not None else [content, poll, when]
+
+    def get_form(self, request: HttpRequest, obj: Post | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change, **kwargs)
+        workspace = obj.account.workspace if obj is not None else access.current_workspace(request.user)
+        if "publish" in form.base_fields and access.needs_approval(request.user, workspace):
+            # A copy: the form class's fields are shared by every request.
+            publish = copy.deepcopy(form.base_fields["publish"])
+            publish.choices = [(SCHEDULE, "Send for approval"), (DRAFT, "Save as draft")]
+            publish.help_text = (
+                "An admin or owner of the workspace approves the post before it is scheduled for the time above "
+                "(empty: as soon as it is approved). A draft waits until you send it.")
+            form.base_fields["publish"] = publish
+        return form
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -434,13 +495,12 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     EDITED_FIELDS = ("account", "text", "poll_options", "poll_duration_minutes", "reply_settings", "scheduled_at")
 
     def save_model(self, request: HttpRequest, obj: Post, form: PostForm, change: bool) -> None:
+        # A new post is made whole, with its media and thread parts, by
+        # services.post_create in save_related, which has the inlines.
         if change:
             # Only what the form edits: the status and the claim belong to the
             # services, the dispatcher and the publisher.
             obj.save(update_fields=[*self.EDITED_FIELDS, "updated_at"])
-        else:
-            obj.created_by = request.user
-            obj.save()
 
     def save_formset(self, request: HttpRequest, form: PostForm, formset: BaseInlineFormSet, change: bool) -> None:
         if isinstance(formset, ThreadPartFormSet):
@@ -472,20 +532,32 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     def save_related(
         self, request: HttpRequest, form: PostForm, formsets: list[BaseInlineFormSet], change: bool
     ) -> None:
-        super().save_related(request, form, formsets, change)
-        root = form.instance
-        if change and "account" in form.changed_data:
-            # Uploads to X belong to the account they were made for.
-            PostMedia.objects.filter(post__in=[root, *root.parts.all()]).update(x_media_id="", x_media_expires_at=None)
+        if not change:
+            root = self._create(request, form, formsets)
+        else:
+            super().save_related(request, form, formsets, change)
+            root = form.instance
+            if "account" in form.changed_data:
+                # Uploads to X belong to the account they were made for.
+                PostMedia.objects.filter(post__in=[root, *root.parts.all()]).update(x_media_id="",
+                                                                                    x_media_expires_at=None)
+            if form.scheduling:
+                services.post_schedule(post=root, by=request.user)
+            else:
+                services.post_make_draft(post=root, by=request.user)
         for warning in form.warnings:
             self.message_user(request, warning, messages.WARNING)
         if not form.scheduling:
-            services.post_make_draft(post=root)
             self.message_user(request, "Saved as a draft: it is not published until you schedule it.", messages.INFO)
             return
-        services.post_schedule(post=root)
         size = 1 + root.parts.count()
         thread = f" (a thread of {size} posts)" if size > 1 else ""
+        if root.status == Status.PENDING_APPROVAL:
+            when = f"for {local_time(root.scheduled_at)}" if root.scheduled_at else (
+                "to go out as soon as it is approved")
+            self.message_user(request, f"Sent for approval {when}{thread}: an admin or owner of the workspace "
+                                       "approves it before it is scheduled.", messages.SUCCESS)
+            return
         when = f"for {local_time(root.scheduled_at)}" if form.cleaned_data.get("scheduled_at") else (
             "to be published as soon as possible"
         )
@@ -496,6 +568,47 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
                 f"@{root.account.username} needs reconnecting: this post is held until you reconnect the account.",
                 messages.WARNING,
             )
+
+    def _create(self, request: HttpRequest, form: PostForm, formsets: list[BaseInlineFormSet]) -> Post:
+        """The post the add page describes, with its media and thread parts,
+        made (and scheduled, sent for approval or kept a draft) by the one
+        service that creates posts. The form and the inlines have checked it."""
+        media_formset = next(formset for formset in formsets if isinstance(formset, PostMediaFormSet))
+        parts_formset = next(formset for formset in formsets if isinstance(formset, ThreadPartFormSet))
+        media_forms = sorted(media_formset.kept_forms(), key=lambda media: media.cleaned_data.get("position") or 0)
+        data = form.cleaned_data
+        poll_options = data.get("poll_options") or []
+        root = services.post_create(
+            account=data["account"],
+            text=data.get("text") or "",
+            by=request.user,
+            schedule=form.scheduling,
+            parts=[services.NewPart(text=part.cleaned_data.get("text") or "") for part in parts_formset.kept_forms()],
+            media=[self._new_media(media) for media in media_forms if media.uploaded() is not None],
+            poll=services.Poll(poll_options, data.get("poll_duration_minutes"))
+            if poll_options or data.get("poll_duration_minutes") is not None else None,
+            reply_settings=data.get("reply_settings") or "",
+            scheduled_at=data.get("scheduled_at"),
+        )
+        # The admin goes on with the form's object (its log entry, the
+        # message naming it, the redirect): it becomes the post made.
+        form.instance.pk = root.pk
+        form.instance._state.adding = False
+        form.instance.refresh_from_db()
+        # And Django's record of the addition lists what the inlines added.
+        media_formset.new_objects = list(root.media.all())
+        parts_formset.new_objects = list(root.parts.order_by("position"))
+        for formset in (media_formset, parts_formset):
+            formset.changed_objects, formset.deleted_objects = [], []
+        return form.instance
+
+    @staticmethod
+    def _new_media(media_form: PostMediaForm) -> services.NewMedia:
+        upload = media_form.uploaded()
+        return services.NewMedia(
+            name=upload.name or "media", content_type=upload_media_type(upload), size=upload.size or 0,
+            alt_text=media_form.cleaned_data.get("alt_text") or "", file=upload,
+        )
 
     # The count endpoint behind the live counter.
 
@@ -557,7 +670,11 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
         label = now.get_status_display()
         key = now.status
         title = now.last_error
-        if now.status == Status.SCHEDULED and obj.account.status == XAccount.Status.NEEDS_REAUTH:
+        if now.pk == obj.pk and rejection(obj):
+            key, label, title = REJECTED, "Rejected: back to draft", rejection(obj)
+        elif now.status == Status.PENDING_APPROVAL:
+            title = waiting_note(obj)
+        elif now.status == Status.SCHEDULED and obj.account.status == XAccount.Status.NEEDS_REAUTH:
             key, label = HELD, f"Held: reconnect @{obj.account.username}"
             title = obj.account.status_reason
         elif now.status == Status.SCHEDULED and now.attempts and now.next_attempt_at:
@@ -572,9 +689,21 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     def on_x(self, obj: Post) -> str:
         return x_link(obj.x_post_url)
 
+    @admin.display(description="approval")
+    def review(self, obj: Post) -> str:
+        root = obj.thread_root
+        if root.status == Status.PENDING_APPROVAL:
+            return waiting_note(root)
+        if rejection(root):
+            return rejection(root)
+        if root.reviewed_at is not None:
+            return f"Approved by {reviewer_name(root)} on {local_time(root.reviewed_at)}."
+        return self.get_empty_value_display()
+
     @admin.display(description="last error")
     def error(self, obj: Post) -> str:
-        message = current_post(obj).last_error
+        now = current_post(obj)
+        message = now.last_error or (rejection(obj) if now.pk == obj.pk else "")
         if not message:
             return ""
         return format_html('<span class="post-error" title="{}">{}</span>', message, excerpt(message, 60))
@@ -589,18 +718,18 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     def publish_now(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             try:
-                services.post_publish_now(post=root)
+                post = services.post_publish_now(post=root, by=request.user)
             except PostActionError as error:
                 self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
             else:
-                self._report_queued(request, root, "will be published within seconds")
+                self._report_queued(request, root, "will be published within seconds", now=post)
 
     @admin.action(description="Cancel (what is not sent yet)", permissions=["write"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         for root in queryset:
             target = next((post for post in thread_of(root) if post.status in Post.CANCELLABLE), root)
             try:
-                count = services.post_cancel(post=target)
+                count = services.post_cancel(post=target, by=request.user)
             except PostActionError as error:
                 self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
                 continue
@@ -616,12 +745,12 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
             statuses = (Status.FAILED, Status.CANCELLED)
             target = next((post for post in thread_of(root) if post.status in statuses), root)
             try:
-                services.post_retry(post=target)
+                post = services.post_retry(post=target, by=request.user)
             except PostActionError as error:
                 self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
             else:
                 where = "" if target.pk == root.pk else f" from part {target.position + 1}"
-                self._report_queued(request, root, f"will be tried again{where} now")
+                self._report_queued(request, root, f"will be tried again{where} now", now=post)
 
     @admin.action(description="Duplicate as a draft", permissions=["write"])
     def duplicate(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
@@ -636,7 +765,61 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    def _report_queued(self, request: HttpRequest, root: Post, what: str) -> None:
+    @admin.action(description="Approve (schedule as written)", permissions=["approve"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        for root in queryset:
+            try:
+                post = services.post_approve(post=root, by=request.user)
+            except (PostActionError, PermissionDenied) as error:
+                self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
+            else:
+                self._report_queued(request, root, f"is approved, and scheduled for {local_time(post.scheduled_at)}")
+
+    @admin.action(description="Reject (back to its author as a draft, with a reason)", permissions=["approve"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[Post]) -> HttpResponse | None:
+        """First a page that asks for the reason (the author reads it), as
+        Django asks before deleting; then each post goes back to its author."""
+        roots = list(queryset)
+        waiting = [root for root in roots if root.status == Status.PENDING_APPROVAL]
+        if not waiting:
+            self.message_user(request, "None of the selected posts is waiting for approval: nothing was rejected.",
+                              messages.ERROR)
+            return None
+        reason = request.POST.get("reason", "")
+        problem = ""
+        if request.POST.get("post") == "yes":
+            problem = services.review_note_problem(reason)
+            if not problem:
+                for root in waiting:
+                    try:
+                        services.post_reject(post=root, by=request.user, reason=reason)
+                    except (PostActionError, PermissionDenied) as error:
+                        self.message_user(request, f"{describe(root)}: {error}", messages.ERROR)
+                    else:
+                        self.message_user(request, f"Rejected {describe(root)}: it is a draft again, and its "
+                                                   "author sees your reason.", messages.SUCCESS)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject posts waiting for approval",
+            "subtitle": None,
+            "opts": self.opts,
+            "roots": roots,
+            "waiting": [(root, describe(root)) for root in waiting],
+            "others": [(root, describe(root), current_post(root).get_status_display().lower())
+                       for root in roots if root not in waiting],
+            "reason": reason,
+            "problem": problem,
+            "max_length": services.MAX_REVIEW_NOTE,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/bots/post/reject_confirmation.html", context)
+
+    def _report_queued(self, request: HttpRequest, root: Post, what: str, *, now: Post | None = None) -> None:
+        if now is not None and now.status == Status.PENDING_APPROVAL:
+            self.message_user(request, f"{describe(root)} is sent for approval: an admin or owner of the workspace "
+                                       "approves it before it goes out.", messages.SUCCESS)
+            return
         if root.account.status == XAccount.Status.NEEDS_REAUTH:
             self.message_user(
                 request,

@@ -306,13 +306,15 @@ def add_to_queue(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
     """The Post admin's action: each selected post, oldest first, into its account's next free slot."""
     for post in queryset.select_related("account__owner").order_by("created_at", "pk"):
         try:
-            at = slots.queue_add(post=post)
+            at = slots.queue_add(post=post, by=request.user)
         except slots.QueueError as error:
             modeladmin.message_user(request, str(error), messages.ERROR)
         else:
+            when = local_time(at, slots.account_zone(post.account))
+            waiting = post.thread_root.status == Post.Status.PENDING_APPROVAL
             modeladmin.message_user(
-                request, f"Post {post.pk} is queued for {local_time(at, slots.account_zone(post.account))}.",
-                messages.SUCCESS,
+                request, f"Post {post.pk} waits for approval, for the slot of {when}." if waiting
+                else f"Post {post.pk} is queued for {when}.", messages.SUCCESS,
             )
 
 

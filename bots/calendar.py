@@ -1,8 +1,11 @@
-"""The calendar: scheduled, published and failed posts by week or month,
-across accounts, in the viewer's time zone (each day starts at local midnight).
+"""The calendar: scheduled, published and failed posts, and those waiting for
+approval, by week or month, across accounts, in the viewer's time zone (each
+day starts at local midnight).
 
 A thread is one entry, at its first post's time, with the status of the part
-it is at (as in the post list). Drafts and cancelled posts have no place on it.
+it is at (as in the post list). Drafts and cancelled posts have no place on
+it, nor has a post waiting for approval without a time (it goes out as soon as
+it is approved).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ View = Literal["week", "month"]
 VIEWS: tuple[View, ...] = ("month", "week")
 HELD = "held"
 
-SHOWN = (Status.SCHEDULED, Status.CLAIMED, Status.SENDING, Status.PUBLISHED, Status.FAILED, Status.UNKNOWN)
+SHOWN = (Status.PENDING_APPROVAL, Status.SCHEDULED, Status.CLAIMED, Status.SENDING, Status.PUBLISHED, Status.FAILED,
+         Status.UNKNOWN)
 # (status key, legend label), in the order the legend shows them.
 LEGEND = (
+    (Status.PENDING_APPROVAL, "Pending approval"),
     (Status.SCHEDULED, "Scheduled"),
     (Status.SENDING, "Sending"),
     (Status.PUBLISHED, "Published"),

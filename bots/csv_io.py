@@ -15,8 +15,9 @@ the round trip unchanged.
 
 An import is all or nothing: every row is checked first, and one refused row
 means nothing is created and a report says which row (the header is row 1),
-which column and why. Then everything is created in one transaction and
-scheduled through ``services.post_schedule``.
+which column and why. Then everything is created in one transaction by
+``services.post_create``, which schedules each post (or sends it for approval
+where the workspace asks that of the person importing).
 
 A job always ends, ``done`` or ``refused`` with a reason on its page: a
 failure of any kind refuses it, and the sweeper ends one whose worker died.
@@ -32,6 +33,7 @@ import tempfile
 import time as clock
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import DatabaseError, transaction
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -49,7 +52,7 @@ from accounts.models import Workspace, XAccount
 
 from . import media_fetch, services, slots
 from .forms import sniff_media_type
-from .models import ImportJob, Post, PostingSlot, PostMedia
+from .models import ImportJob, Post, PostingSlot
 from .recurring import local_instant
 from .validation import (
     GIF_TYPES,
@@ -438,6 +441,11 @@ def _local(item: str) -> MediaSource:
     if not path.is_relative_to(root):
         raise MediaError(f"{item} is outside the media folder: give a path under MEDIA_ROOT (such as "
                          "uploads/photo.png) or an http(s) URL.")
+    if path.relative_to(root).parts[:1] in (("posts",), ("imports",)):
+        # The platform's own uploads, each its workspace's alone: naming one
+        # must not attach another workspace's file.
+        raise MediaError(f"{item} is a file the platform keeps for a post or an import: give a file of your own "
+                         "under MEDIA_ROOT (such as uploads/photo.png) or an http(s) URL.")
     try:
         if not path.is_file():
             raise MediaError(f"There is no file {item} in the media folder.")
@@ -498,10 +506,13 @@ def _download(url: str, *, target: Path, deadline: float) -> MediaSource:
 
 @transaction.atomic
 def import_create(*, plan: Plan, user, now: datetime | None = None) -> int:
-    """Create and schedule the planned posts (all of them, or none if any
-    fails); returns how many posts were made. Posts without a time take their
-    account's free slots in file order."""
+    """Create and schedule the planned posts, through ``services.post_create``
+    like every post (all of them, or none if any fails); returns how many
+    posts were made. Posts without a time take their account's free slots in
+    file order."""
     now = now or timezone.now()
+    # The person's roles are read again: they may have changed while the rows were checked.
+    access.forget(user)
     accounts = {root.account.pk: root.account for root in plan.roots}
     # One queue change per account at a time: a concurrent "Add to queue" must
     # not take the slots this import is placing posts in.
@@ -514,27 +525,27 @@ def import_create(*, plan: Plan, user, now: datetime | None = None) -> int:
             if root.account.pk not in free:
                 free[root.account.pk] = slots.free_slots(account=root.account, after=now)
             at = next(free[root.account.pk])
-        post = Post.objects.create(account=root.account, text=root.text, scheduled_at=at, created_by=user)
-        _attach(post, root.media)
-        for position, part in enumerate(root.parts, start=1):
-            child = Post.objects.create(account=root.account, parent=post, position=position, text=part.text,
-                                        scheduled_at=at, created_by=user)
-            _attach(child, part.media)
-        services.post_schedule(post=post, at=at)
+        with ExitStack() as files:
+            services.post_create(
+                account=root.account, text=root.text, by=user, schedule=True, scheduled_at=at,
+                media=_new_media(root.media, files),
+                parts=[services.NewPart(text=part.text, media=_new_media(part.media, files)) for part in root.parts],
+            )
         made += 1 + len(root.parts)
     return made
 
 
-def _attach(post: Post, media: list[MediaSource]) -> None:
-    for position, source in enumerate(media):
-        item = PostMedia(post=post, content_type=source.spec.content_type, size=source.spec.size,
-                         position=position)
-        if source.temporary is not None:
-            with source.temporary.open("rb") as file:
-                item.file.save(source.spec.name, File(file), save=True)
-        else:
-            item.file.name = source.storage_name
-            item.save()
+def _new_media(media: list[MediaSource], files: ExitStack) -> list[services.NewMedia]:
+    """The planned files as post_create takes them: a fetched one opened
+    (``files`` closes it), one in the media folder by its name."""
+    return [
+        services.NewMedia(
+            name=source.spec.name, content_type=source.spec.content_type, size=source.spec.size,
+            file=File(files.enter_context(source.temporary.open("rb"))) if source.temporary is not None else None,
+            stored=source.storage_name,
+        )
+        for source in media
+    ]
 
 
 # Export.
@@ -681,6 +692,9 @@ def failure_reason(error: Exception) -> str:
                 "in each, and upload them again.")
     if isinstance(error, FileNotFoundError):
         return "The uploaded file is no longer in storage, and nothing was imported: upload it again."
+    if isinstance(error, (services.PostActionError, PermissionDenied)):
+        # Checked rows refused when created: the person's role changed meanwhile, say.
+        return f"{error} Nothing was imported."
     if isinstance(error, DatabaseError):
         return (f"The database failed during the import ({type(error).__name__}), and nothing was imported: "
                 "upload it again; if this happens again, tell an administrator.")

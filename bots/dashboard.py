@@ -1,6 +1,7 @@
-"""The admin index's dashboard: per account its status, next post, last
-published post, failures in the last 24 hours, posts and estimated X spend
-this month against its budget; and posts per day over the last 30 days.
+"""The admin index's dashboard: how many posts wait for approval; per account
+its status, next post, last published post, failures in the last 24 hours,
+posts and estimated X spend this month against its budget; and posts per day
+over the last 30 days.
 
 A fixed number of queries however many accounts there are: per-account
 figures come as annotations or grouped aggregates, never one query per account.
@@ -77,6 +78,8 @@ class Chart:
 class Dashboard:
     accounts: list[AccountSummary]
     chart: Chart
+    # Threads waiting for an admin or owner to approve them.
+    pending_approval: int = 0
 
 
 def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime | None = None) -> Dashboard:
@@ -125,7 +128,9 @@ def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime |
             held_count=held_count,
             held_reason=held_reason,
         ))
-    return Dashboard(accounts=summaries, chart=posts_per_day(account_ids=ids, zone=zone, now=now))
+    pending = Post.objects.filter(account_id__in=ids, parent__isnull=True, status=Status.PENDING_APPROVAL).count()
+    return Dashboard(accounts=summaries, chart=posts_per_day(account_ids=ids, zone=zone, now=now),
+                     pending_approval=pending)
 
 
 def posts_per_day(*, account_ids: list[int], zone: tzinfo, now: datetime) -> Chart:

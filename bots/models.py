@@ -29,6 +29,7 @@ class Post(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
         SCHEDULED = "scheduled", "Scheduled"
         CLAIMED = "claimed", "Claimed"
         SENDING = "sending", "Sending"
@@ -45,7 +46,7 @@ class Post(models.Model):
         VERIFIED = "verified", "Verified accounts"
 
     # Statuses a person may still cancel: nothing has been sent for them.
-    CANCELLABLE = (Status.DRAFT, Status.SCHEDULED, Status.CLAIMED)
+    CANCELLABLE = (Status.DRAFT, Status.PENDING_APPROVAL, Status.SCHEDULED, Status.CLAIMED)
 
     account = models.ForeignKey(XAccount, on_delete=models.CASCADE, related_name="posts")
     parent = models.ForeignKey(
@@ -81,6 +82,18 @@ class Post(models.Model):
     # What X charges for this post, as estimated when it was claimed (prices
     # are settings and may change): the month's spend is the sum of these.
     x_price_usd = models.DecimalField("X price (USD)", max_digits=8, decimal_places=3, null=True, blank=True)
+
+    # The last review of a post that waited for approval: who approved or
+    # rejected it, when, and (rejected) why, for the author to read. Sending
+    # it for approval again clears them. No database constraint or index on
+    # the reviewer: nothing looks posts up by reviewer, and adding either to
+    # a big table would lock it (the audit trail keeps who did what).
+    review_note = models.TextField("reason for rejection", blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_constraint=False, db_index=False,
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

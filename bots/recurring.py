@@ -39,7 +39,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from accounts.models import XAccount
 
 from . import services, templating
-from .models import Bot, BotItem, BotRun, Post
+from .models import Bot, BotItem, BotRun
 from .validation import validate_post
 
 TASK = "bots.tasks.run_bot"
@@ -490,8 +490,9 @@ def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,
                                         note=reason)
             return RunResult(run.outcome, f"“{bot.name}” paused: {reason}", run)
 
-        post = Post.objects.create(account=account, text=text, scheduled_at=now)
-        services.post_schedule(post=post, at=now)
+        # The bot is the platform's (its admins set it up): its posts never
+        # wait for approval.
+        post = services.post_create(account=account, text=text, by=None, schedule=True, scheduled_at=now)
         if item is not None:
             BotItem.objects.filter(pk=item.pk).update(used_at=now)
         Bot.objects.filter(pk=bot.pk).update(run_count=F("run_count") + 1)

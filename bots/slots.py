@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -114,9 +114,10 @@ def _lock_queue(account: XAccount) -> None:
 
 
 @transaction.atomic
-def queue_add(*, post: Post, now: datetime | None = None) -> datetime:
+def queue_add(*, post: Post, by: Any = None, now: datetime | None = None) -> datetime:
     """Schedule a draft (or re-place a scheduled post) into the account's next
-    free slot, with its thread; returns the slot's time."""
+    free slot, with its thread; returns the slot's time. Where the workspace
+    asks ``by`` for approval, the thread waits for it, with the slot's time."""
     now = now or timezone.now()
     _lock_queue(post.account)
     # Locked, a scheduled post cannot be claimed under us (the dispatcher skips
@@ -129,7 +130,7 @@ def queue_add(*, post: Post, now: datetime | None = None) -> datetime:
     if problems:
         raise QueueError(f"Post {root.pk} cannot be queued: {' '.join(problems)}")
     at = next(free_slots(account=root.account, after=now, ignore=root))
-    services.post_schedule(post=root, at=at)
+    services.post_schedule(post=root, at=at, by=by)
     post.refresh_from_db()
     return at
 

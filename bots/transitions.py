@@ -43,9 +43,17 @@ class Transition(NamedTuple):
 SCHEDULE = Transition("schedule", (S.DRAFT, S.SCHEDULED, S.FAILED, S.CANCELLED), S.SCHEDULED)
 PUBLISH_NOW = Transition("publish now", (S.DRAFT, S.SCHEDULED), S.SCHEDULED)
 RETRY = Transition("retry", (S.FAILED, S.CANCELLED), S.SCHEDULED)
-MAKE_DRAFT = Transition("make draft", (S.DRAFT, S.SCHEDULED, S.FAILED, S.CANCELLED), S.DRAFT)
+MAKE_DRAFT = Transition("make draft", (S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED, S.FAILED, S.CANCELLED), S.DRAFT)
 # Nothing has been sent for these: once a post is sending, X may have it.
-CANCEL = Transition("cancel", (S.DRAFT, S.SCHEDULED, S.CLAIMED), S.CANCELLED)
+CANCEL = Transition("cancel", (S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED, S.CLAIMED), S.CANCELLED)
+
+# Approval, where the workspace asks for it: what an editor schedules waits
+# for an admin or owner. A post changed while it waits is sent again (to
+# itself); one changed after it was approved waits again.
+SUBMIT = Transition("submit", (S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED, S.FAILED, S.CANCELLED),
+                    S.PENDING_APPROVAL)
+APPROVE = Transition("approve", (S.PENDING_APPROVAL,), S.SCHEDULED)
+REJECT = Transition("reject", (S.PENDING_APPROVAL,), S.DRAFT)
 
 # What the dispatcher does.
 HOLD = Transition("hold", (S.SCHEDULED,), S.SCHEDULED)
@@ -74,7 +82,7 @@ RESEND = Transition("resend", (S.UNKNOWN,), S.SCHEDULED)
 GIVE_UP = Transition("give up", (S.UNKNOWN,), S.FAILED)
 
 TRANSITIONS: tuple[Transition, ...] = (
-    SCHEDULE, PUBLISH_NOW, RETRY, MAKE_DRAFT, CANCEL, HOLD, CLAIM, RELEASE, RENEW_LEASE, SEND, PUBLISHED,
+    SCHEDULE, PUBLISH_NOW, RETRY, MAKE_DRAFT, CANCEL, SUBMIT, APPROVE, REJECT, HOLD, CLAIM, RELEASE, RENEW_LEASE, SEND, PUBLISHED,
     OUTCOME_UNKNOWN, RETRY_LATER, FAIL, FAIL_BEHIND, LEASE_EXPIRED, SENDING_STALE, RECHECK_LATER, FOUND, RESEND,
     GIVE_UP,
 )
@@ -129,6 +137,35 @@ def make_draft(ids: Iterable[int]) -> int:
 def cancel(ids: Iterable[int]) -> int:
     return _rows(ids).filter(status__in=CANCEL.sources).update(
         status=S.CANCELLED, next_attempt_at=None, claim_token="", lease_expires_at=None,
+    )
+
+
+# --- approval ----------------------------------------------------------------------------
+
+
+def submit(ids: int | Iterable[int], *, at: datetime | None) -> int:
+    """Waiting for approval, to go out at ``at`` once approved (None: as soon
+    as it is approved). Never due while it waits: the dispatcher claims only
+    scheduled posts. The last review's note is for the version before."""
+    return _rows(ids).filter(status__in=SUBMIT.sources).update(
+        status=S.PENDING_APPROVAL, scheduled_at=at, next_attempt_at=None, attempts=0, last_error="",
+        claim_token="", lease_expires_at=None, review_note="", reviewed_by=None, reviewed_at=None,
+    )
+
+
+def approve(ids: int | Iterable[int], *, at: datetime, due: bool, reviewer_id: int | None, now: datetime) -> int:
+    """Into the queue for ``at``, as written; ``due`` is False for a thread's
+    later parts, which wait for the part before."""
+    return _rows(ids).filter(status__in=APPROVE.sources).update(
+        status=S.SCHEDULED, scheduled_at=at, next_attempt_at=at if due else None, review_note="",
+        reviewed_by=reviewer_id, reviewed_at=now,
+    )
+
+
+def reject(ids: int | Iterable[int], *, reason: str, reviewer_id: int | None, now: datetime) -> int:
+    """Back to its author as a draft, with the reason to read."""
+    return _rows(ids).filter(status__in=REJECT.sources).update(
+        status=S.DRAFT, next_attempt_at=None, review_note=reason, reviewed_by=reviewer_id, reviewed_at=now,
     )
 
 
