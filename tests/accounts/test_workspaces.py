@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from accounts import workspaces
 from accounts.models import AuditEvent, Invitation, Membership, Workspace, XAccount
-from bots.models import Post
+from bots.models import AccountBudget, Post
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +226,15 @@ def test_a_workspace_that_asks_for_two_factor_sends_its_members_to_set_it_up(tea
     response = client_of(team["ed"]).get("/admin/bots/post/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/two-factor/")
+
+
+def test_members_who_may_not_set_budgets_read_them(team):
+    budget = AccountBudget.objects.create(account=team["account"], monthly_budget_usd=Decimal("25.00"))
+    page = f"/admin/bots/accountbudget/{budget.pk}/change/"
+    for name in ("ada", "ed", "vic"):
+        response = client_of(team[name]).get(page)
+        assert response.status_code == 200, name
+        assert "$25.00" in text(response) and 'name="monthly_budget_usd"' not in response.content.decode()
+        assert client_of(team[name]).post(page, {"monthly_budget_usd": "1"}).status_code == 403
+    budget.refresh_from_db()
+    assert budget.monthly_budget_usd == Decimal("25.00")

@@ -389,6 +389,10 @@ CSV_IMPORT = [
          lambda w: imported(w, ["@alice_bot", "Long path", LATER, "", "a" * 5000 + ".png"]),
          ("Nothing was imported", "cannot be read from the media folder (File name too long): check the path."),
          records=("ImportJob",)),
+    Case("csv row: media naming a file the platform keeps for a post",
+         lambda w: imported(w, ["@alice_bot", "Borrowed", LATER, "", "posts/2026/12/0123456789abcdef.png"]),
+         ("Nothing was imported", "posts/2026/12/0123456789abcdef.png is a file the platform keeps for a post or an "
+                                  "import: give a file of your own"), records=("ImportJob",)),
     Case("csv row: a time in the past", lambda w: imported(w, ["@alice_bot", "Past", "2020-01-01T09:00:00Z", "", ""]),
          ("Nothing was imported", "is in the past"), records=("ImportJob",)),
 ]
