@@ -308,6 +308,9 @@ class BudgetForm(forms.ModelForm):
 
     def __init__(self, *args: Any, accounts: QuerySet, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "account" not in self.fields:
+            # Shown read-only (to a member who may not change budgets).
+            return
         if self.instance.pk:
             self.fields["account"].disabled = True
             amount = self.instance.monthly_budget_usd
