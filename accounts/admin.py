@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -21,23 +20,6 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Preferences", {"fields": ("timezone",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Preferences", {"fields": ("timezone",)}))
     list_display = (*DjangoUserAdmin.list_display, "timezone")
-
-
-class CheckedSelection:
-    """For a ModelAdmin with actions: a selection that names no row (a form
-    edited by hand) is refused in words. Django passes it to the database
-    query as it is, where a value that is no id breaks the page."""
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        try:
-            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-                self.opts.pk.to_python(value)
-        except ValidationError:
-            self.message_user(request, f"The selection names something that is not one of the "
-                                       f"{self.opts.verbose_name_plural} listed: nothing was done. Tick the "
-                                       "rows again.", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset)
 
 
 class KnownChoicesFilter(admin.ChoicesFieldListFilter):
@@ -58,7 +40,7 @@ class KnownChoicesFilter(admin.ChoicesFieldListFilter):
 
 
 @admin.register(XAccount)
-class XAccountAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
+class XAccountAdmin(PolicyAdmin, admin.ModelAdmin):
     """Linked X accounts. Tokens are never shown: the form lists only what a
     person can read. Everyone in the workspace sees its accounts; admins and
     owners verify and unlink them. Accounts are added by linking through X,
@@ -156,14 +138,6 @@ class XAccountAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
                 self.message_user(request, error.message, messages.ERROR)
             else:
                 self.message_user(request, message, messages.SUCCESS)
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        # Django answers an action the person may not take with "No action
-        # selected."; this one says who may.
-        if "delete_for_good" in request.POST.getlist("action") and not self.has_own_permission(request):
-            self.message_user(request, f"{access.NEEDS[access.OWN]} Nothing was deleted.", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset)
 
     @admin.action(description="Delete for good (disconnected accounts, with their posts and bots)",
                   permissions=["own"])

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from . import access
 
@@ -43,6 +45,62 @@ class PolicyAdmin:
                                     f"{len(search_term):,}. Search for a shorter part of what you are looking for.")
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Django answers an action it does not offer the person "No action
+        # selected", or nothing at all when it offers none: say why instead.
+        if request.method == "POST" and "_save" not in request.POST:
+            chosen = self._chosen_action(request)
+            if chosen and chosen not in self.get_actions(request):
+                self.message_user(request, f"{self._why_not(request, chosen)} Nothing was done.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
+    def _why_not(self, request: HttpRequest, name: str) -> str:
+        """Why an action is not offered: the role it needs, in the policy's words."""
+        action = getattr(type(self), name, None) or dict(self.admin_site.actions).get(name)
+        if action is None:
+            return f"There is no action “{name}” on {self.opts.verbose_name_plural}."
+        verbs = {"view": self.view_verb, "add": self.add_verb, "change": self.change_verb,
+                 "delete": self.delete_verb, "write": access.WRITE, "approve": access.APPROVE,
+                 "manage": access.MANAGE, "own": access.OWN}
+        for permission in getattr(action, "allowed_permissions", ()):
+            verb = verbs.get(permission)
+            if verb in access.NEEDS and not self.allows(request, verb):
+                return access.NEEDS[verb]
+        return f"Your role in this workspace does not take “{name}” on {self.opts.verbose_name_plural}."
+
+    @staticmethod
+    def _chosen_action(request: HttpRequest) -> str:
+        """The action whose button was pressed (the list has a form above and below)."""
+        names = request.POST.getlist("action")
+        index = request.POST.get("index", "0")
+        return names[int(index)] if index.isdecimal() and int(index) < len(names) else ""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """An action posted to the list, its selection checked before Django
+        runs it, so that what is not done is said in words: selected rows that
+        are not among those listed (another workspace's, deleted, or not an
+        id at all)."""
+        plural = self.opts.verbose_name_plural
+        selected = set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+        try:
+            ids = {self.opts.pk.to_python(value) for value in selected}
+        except ValidationError:
+            self.message_user(request, f"The selection names something that is not one of the {plural} listed: "
+                                       "nothing was done. Tick the rows again.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        if ids and not request.POST.get("select_across") == "1":
+            found = queryset.filter(pk__in=ids).count()
+            if found < len(ids):
+                missing = len(ids) - found
+                self.message_user(
+                    request, f"{missing:,} of the {len(ids):,} selected {plural} are not among those listed here "
+                             "(deleted, or not yours to see): nothing was done to them.",
+                    messages.WARNING)
+                if not found:
+                    return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
     def allows(self, request: HttpRequest, verb: str | None, obj: Any = None) -> bool:
         return verb is not None and is_staff(request) and access.allows(request.user, verb, obj)

@@ -51,7 +51,7 @@ class WorkspaceAdmin(PolicyAdmin, admin.ModelAdmin):
     delete_verb = None
     inlines = (MembershipInline,)
     list_display = ("name", "your_role", "members", "approval_required", "two_factor_required")
-    fields = ("name", "approval_required", "two_factor_required")
+    fields = ("name", "time_zone", "approval_required", "two_factor_required")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
         # Every workspace of theirs, not only the current one: this is where they see them all.
@@ -72,9 +72,9 @@ class WorkspaceAdmin(PolicyAdmin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Workspace, form: forms.ModelForm, change: bool) -> None:
         if not change:
-            made = workspaces.workspace_create(name=obj.name, by=request.user)
-            Workspace.objects.filter(pk=made.pk).update(approval_required=obj.approval_required,
-                                                        two_factor_required=obj.two_factor_required)
+            made = workspaces.workspace_create(
+                name=obj.name, by=request.user, approval_required=obj.approval_required,
+                two_factor_required=obj.two_factor_required, time_zone=obj.time_zone)
             obj.pk = made.pk
             return
         super().save_model(request, obj, form, change)

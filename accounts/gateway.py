@@ -904,6 +904,7 @@ class RecentPost:
     text: str
     created_at: datetime | None
     in_reply_to: str | None
+    url: str
 
 
 def recent_posts(account, *, since: datetime, limit: int = 100) -> list[RecentPost]:
@@ -927,6 +928,7 @@ def recent_posts(account, *, since: datetime, limit: int = 100) -> list[RecentPo
                     text=post.text,
                     created_at=post.created_at,
                     in_reply_to=str(replied[0]) if replied else None,
+                    url=x_hosts.post_url(account.username, str(post.id)),
                 )
             )
         return found

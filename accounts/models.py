@@ -47,6 +47,9 @@ class Workspace(models.Model):
     two_factor_required = models.BooleanField(
         "two-factor sign-in required", default=False,
         help_text="When on, every member signs in with a code from an authenticator app as well as the password.")
+    time_zone = TimeZoneField(
+        default=default_timezone, choices_display="WITH_GMT_OFFSET",
+        help_text="The zone of the workspace's posting slots and of its budgets' months.")
 
     class Meta:
         ordering = ["name", "pk"]

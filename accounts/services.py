@@ -45,7 +45,7 @@ def personal_workspace(*, user: User) -> Workspace:
     one: every person has one from the start (as everyone who used the
     platform before workspaces got one), and may be invited into others."""
     with transaction.atomic():
-        workspace = Workspace.objects.create(name=f"{user.username}'s workspace")
+        workspace = Workspace.objects.create(name=f"{user.username}'s workspace", time_zone=user.timezone)
         Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
         User.objects.filter(pk=user.pk).update(workspace=workspace)
     user.workspace = workspace
@@ -62,10 +62,11 @@ def personal_workspace_on_creation(sender: type[User], instance: User, created: 
 # --- starting ------------------------------------------------------------------------
 
 
-def _new_attempt(*, user, method: str, **fields) -> LinkAttempt:
-    """An attempt bound to the person and to their current workspace, where
-    the account goes once linked; only its admins and owners may link."""
-    workspace = access.current_workspace(user)
+def _new_attempt(*, user, method: str, workspace: Workspace | None = None, **fields) -> LinkAttempt:
+    """An attempt bound to the person and to the workspace the account goes
+    into once linked (their current one unless named); only its admins and
+    owners may link."""
+    workspace = workspace or access.current_workspace(user)
     if workspace is None:
         raise LinkError("You are not a member of any workspace: ask an owner of one to invite you.", status=403)
     if not access.allows(user, access.MANAGE, workspace):
@@ -81,12 +82,15 @@ def link_start_oauth1(*, user, callback_url: str, signin: bool = False) -> tuple
     return _start_oauth1(user=user, callback=callback_url, signin=signin, method=LinkAttempt.Method.OAUTH1)
 
 
-def link_start_pin(*, user) -> tuple[LinkAttempt, str]:
-    """The PIN flow for headless servers: X shows the person a PIN instead of redirecting."""
-    return _start_oauth1(user=user, callback="oob", signin=False, method=LinkAttempt.Method.OAUTH1_PIN)
+def link_start_pin(*, user, workspace: Workspace | None = None) -> tuple[LinkAttempt, str]:
+    """The PIN flow for headless servers: X shows the person a PIN instead of
+    redirecting. The account goes into ``workspace``, or the person's current one."""
+    return _start_oauth1(user=user, callback="oob", signin=False, method=LinkAttempt.Method.OAUTH1_PIN,
+                         workspace=workspace)
 
 
-def _start_oauth1(*, user, callback: str, signin: bool, method: str) -> tuple[LinkAttempt, str]:
+def _start_oauth1(*, user, callback: str, signin: bool, method: str,
+                  workspace: Workspace | None = None) -> tuple[LinkAttempt, str]:
     try:
         start = gateway.oauth1_start(callback=callback, signin=signin)
     except XError as error:
@@ -94,6 +98,7 @@ def _start_oauth1(*, user, callback: str, signin: bool, method: str) -> tuple[Li
     attempt = _new_attempt(
         user=user,
         method=method,
+        workspace=workspace,
         request_token=start.request_token,
         request_token_secret=start.request_token_secret,
     )
@@ -327,6 +332,17 @@ def xaccount_verify(*, account: XAccount) -> VerifyResult:
     return VerifyResult(account, True, f"@{account.username} is working.")
 
 
+def _locked_account(account: XAccount, *, by: User, verb: str, undone: str) -> XAccount:
+    """The account as it is now, its row held until the transaction ends, once
+    the policy lets ``by`` do ``verb`` to it; refused in words otherwise."""
+    if not access.allows(by, verb, account):
+        raise LinkError(access.NEEDS[verb], status=403)
+    locked = XAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
+        raise LinkError(f"@{account.username} no longer exists: {undone}.")
+    return locked
+
+
 def xaccount_unlink(*, account: XAccount, by: User) -> str:
     """Disconnect the account: revoke its tokens on X, forget them here, and
     keep everything else (posts, bots, figures) as a read-only record. What
@@ -337,12 +353,8 @@ def xaccount_unlink(*, account: XAccount, by: User) -> str:
     The account's row stays locked while X is asked, so the tokens revoked are
     the ones stored (a refresh cannot rotate them meanwhile). If X cannot be
     reached or refuses, nothing changes here and the words say why."""
-    if not access.allows(by, access.MANAGE, account):
-        raise LinkError(access.NEEDS[access.MANAGE], status=403)
     with transaction.atomic():
-        locked = XAccount.objects.select_for_update().filter(pk=account.pk).first()
-        if locked is None:
-            raise LinkError(f"@{account.username} no longer exists: nothing was unlinked.")
+        locked = _locked_account(account, by=by, verb=access.MANAGE, undone="nothing was unlinked")
         username = locked.username
         if locked.status == XAccount.Status.DISCONNECTED:
             raise LinkError(f"@{username} is already disconnected: {locked.status_reason}")
@@ -403,12 +415,8 @@ def xaccount_delete(*, account: XAccount, by: User) -> str:
     """Delete a disconnected account for good, with everything that hangs
     from it (its posts, bots, slots and budget): the one way the record of an
     account goes. Owners only; an account still linked is refused in words."""
-    if not access.allows(by, access.OWN, account):
-        raise LinkError(access.NEEDS[access.OWN], status=403)
     with transaction.atomic():
-        locked = XAccount.objects.select_for_update().filter(pk=account.pk).first()
-        if locked is None:
-            raise LinkError(f"@{account.username} no longer exists: nothing was deleted.")
+        locked = _locked_account(account, by=by, verb=access.OWN, undone="nothing was deleted")
         username = locked.username
         if locked.status != XAccount.Status.DISCONNECTED:
             raise LinkError(
@@ -477,3 +485,12 @@ def xaccount_pause(*, account_id: int, until: datetime) -> None:
     XAccount.objects.filter(pk=account_id).filter(
         Q(rate_limited_until__isnull=True) | Q(rate_limited_until__lt=until)
     ).update(rate_limited_until=until)
+
+
+def xaccount_needs_reauth(*, account_id: int, reason: str) -> bool:
+    """X refused the account's tokens in a way no refresh cures: a person must
+    reconnect it, and the scheduler holds its posts until then. Only an active
+    account is marked (one unlinked meanwhile stays disconnected). Returns
+    whether it was marked."""
+    return XAccount.objects.filter(pk=account_id, status=XAccount.Status.ACTIVE).update(
+        status=XAccount.Status.NEEDS_REAUTH, status_reason=reason) == 1

@@ -10,6 +10,7 @@ command, the API) gets the same refusal in the same words."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,13 +31,17 @@ class WorkspaceError(Exception):
     """Refused, with words the person can act on."""
 
 
-def workspace_create(*, name: str, by: User) -> Workspace:
-    """A new workspace, owned by the person who made it, made their current one."""
+def workspace_create(*, name: str, by: User, approval_required: bool = False, two_factor_required: bool = False,
+                     time_zone: Any = None) -> Workspace:
+    """A new workspace, owned by the person who made it, made their current
+    one; in their time zone unless another is given."""
     name = " ".join((name or "").split())
     if not name:
         raise WorkspaceError("Give the workspace a name.")
     with transaction.atomic():
-        workspace = Workspace.objects.create(name=name[:100])
+        workspace = Workspace.objects.create(
+            name=name[:100], approval_required=approval_required, two_factor_required=two_factor_required,
+            time_zone=time_zone or by.timezone)
         Membership.objects.create(workspace=workspace, user=by, role=Role.OWNER)
         User.objects.filter(pk=by.pk).update(workspace=workspace)
         audit.record(actor=by, action=audit.Action.CREATED, obj=workspace)

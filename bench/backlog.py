@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 
 from bots.models import Post
-from bots.tasks import dispatch_due_posts
+from bots.posting.tasks import dispatch_due_posts
 
 from .report import Results
 from .world import World, clear_posts, new_post

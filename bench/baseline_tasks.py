@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from bots import publisher, scheduler
+from bots.posting import publisher, scheduler
 
 
 @shared_task(ignore_result=True)

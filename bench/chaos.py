@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-
 from .deliveries import STANDBY_APPLICATION, HeldRow, Waiting, hold_row, waiting_for
 from .harness import ROOT, PlatformProcess, PostgresCluster, System, _postgres_binary, wait_for
 from .report import percentile
@@ -386,7 +385,7 @@ class Faults:
         import psycopg
 
         from bots.models import Post
-        from bots.tasks import publish_post
+        from bots.posting.tasks import publish_post
 
         # A lease that outlives the hold, so that the sweeper leaves the post claimed meanwhile.
         post_ids = self.posts_in(Post.Status.CLAIMED, lease_left=TWICE_WITHIN + 0.5)
@@ -423,7 +422,7 @@ class Faults:
         from django.utils import timezone
 
         from bots.models import Post
-        from bots.tasks import publish_post
+        from bots.posting.tasks import publish_post
 
         held_from = timezone.now()
         self.hold_requests(2.5, count=THREADS)
@@ -503,7 +502,7 @@ def keep_alive(system: System, ledger: Ledger) -> None:
 
 def db(query: Callable[[], object], seconds: float = 60) -> object:
     """Run a query of this process, reconnecting after the database's restarts."""
-    from django.db import OperationalError, InterfaceError, connection
+    from django.db import InterfaceError, OperationalError, connection
 
     deadline = time.monotonic() + seconds
     while True:

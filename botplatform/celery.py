@@ -20,6 +20,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # DATABASE_CONN_MAX_AGE, or broken.
 app.conf.CELERY_DB_REUSE_MAX = sys.maxsize
 app.autodiscover_tasks()
+# bots keeps its tasks with the concern they serve.
+app.autodiscover_tasks(["bots.posting", "bots.recurring", "bots.planning"])
 
 
 @task_prerun.connect

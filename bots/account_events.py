@@ -15,9 +15,11 @@ from typing import Any
 
 from accounts import signals
 from accounts.models import XAccount
-
-from . import recurring, transitions
-from .models import AccountBudget, Bot, Post, PostingSlot
+from bots.planning.models import AccountBudget, PostingSlot
+from bots.posting import transitions
+from bots.posting.models import Post
+from bots.recurring import services as recurring
+from bots.recurring.models import Bot
 
 
 def _counted(count: int, one: str, many: str) -> str:

@@ -12,8 +12,9 @@ class BotsConfig(AppConfig):
         # policy (accounts never imports bots). Proxies (the calendar, the
         # posting queue) follow the model they stand for.
         from accounts import access
-
-        from .models import AccountBudget, Bot, BotItem, BotRun, ImportJob, Post, PostingSlot, PostMedia
+        from bots.planning.models import AccountBudget, ImportJob, PostingSlot
+        from bots.posting.models import Post, PostMedia
+        from bots.recurring.models import Bot, BotItem, BotRun
 
         access.register(Post, "account__workspace")
         access.register(PostMedia, "post__account__workspace")
@@ -25,6 +26,6 @@ class BotsConfig(AppConfig):
         access.register(ImportJob, "workspace")
 
         # What happens to an account's posts and bots when it is unlinked.
-        from . import account_events
+        from bots import account_events
 
         account_events.connect()

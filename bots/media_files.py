@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from .models import ImportJob, PostMedia
+from bots.planning.models import ImportJob
+from bots.posting.models import PostMedia
 
 
 def owner_of(name: str) -> models.Model | None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import XAccount
-from bots import costs, dashboard
+from bots.planning import costs, dashboard
 
 register = template.Library()
 

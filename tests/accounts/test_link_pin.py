@@ -10,7 +10,8 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import XAccount
+from accounts import access, workspaces
+from accounts.models import Membership, XAccount
 from tests.sandbox.consent import approve_pin
 
 
@@ -54,3 +55,27 @@ def test_a_pin_that_is_not_digits_is_refused(monkeypatch, alice, sandbox):
 def test_an_unknown_user_is_a_clear_error(db, sandbox):
     with pytest.raises(CommandError, match="There is no user 'nobody'"):
         call_command("link_x_account", "--pin", "--user", "nobody")
+
+
+def test_the_account_goes_into_the_workspace_named_and_only_one_where_the_user_may_link(
+        monkeypatch, alice, bob, http, sandbox):
+    newsroom = workspaces.workspace_create(name="Newsroom", by=bob)
+    Membership.objects.create(workspace=newsroom, user=alice, role=Membership.Role.ADMIN)
+    viewed = workspaces.workspace_create(name="Viewed", by=bob)
+    Membership.objects.create(workspace=viewed, user=alice, role=Membership.Role.VIEWER)
+    current = access.current_workspace(alice)
+
+    output = run_command(monkeypatch, lambda url: approve_pin(http, sandbox, url, "carol_daily"),
+                         "--pin", "--user", "alice", "--workspace", "newsroom")
+
+    assert "Linked @carol_daily for alice." in output
+    assert XAccount.objects.get().workspace == newsroom
+    # Her current workspace, the one the admin shows her, is not changed by the command.
+    alice.refresh_from_db()
+    assert alice.workspace == current
+    with pytest.raises(CommandError, match="Only an admin or owner of Viewed can link X accounts to it"):
+        call_command("link_x_account", "--pin", "--user", "alice", "--workspace", str(viewed.pk))
+    with pytest.raises(CommandError, match=r"alice is not a member of a workspace 'Bob only'\. Theirs: .*Newsroom"):
+        workspaces.workspace_create(name="Bob only", by=bob)
+        call_command("link_x_account", "--pin", "--user", "alice", "--workspace", "Bob only")
+    assert XAccount.objects.count() == 1

@@ -15,15 +15,18 @@ from datetime import time, timedelta
 import pytest
 import requests
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from requests_oauthlib import OAuth1
 
 from accounts import access
 from accounts.models import AuditEvent, Membership, XAccount
-from bots import costs, publisher, recurring, scheduler
-from bots.models import Bot, Post, PostingSlot
-from bots.tasks import dispatch_due_posts
+from bots.models import Bot, ImportJob, Post, PostingSlot
+from bots.planning import costs, csv_io
+from bots.posting import publisher, scheduler
+from bots.posting.tasks import dispatch_due_posts
+from bots.recurring import services as recurring
 from tests.bots.admin_pages import ADD, change_url, management, post_form
 from tests.foundation.helpers import wait_until
 from tests.people import client_for, staff
@@ -273,7 +276,7 @@ def test_deleting_for_good_is_for_owners_of_disconnected_accounts_after_saying_w
     assert XAccount.objects.get(pk=account.pk).status == XAccount.Status.DISCONNECTED
     refused = act(carol_client, "delete_for_good", account)
     assert "Only an owner of the workspace can change its members, budgets and settings, or delete an account for " \
-           "good. Nothing was deleted." in messages_of(refused)
+           "good. Nothing was done." in messages_of(refused)
     # The owner first reads what goes, and nothing has gone yet.
     confirm = act(alice_client, "delete_for_good", account)
     page = confirm.content.decode()
@@ -309,3 +312,97 @@ def test_an_account_unlinked_in_another_workspace_must_be_deleted_there_first(
     assert b"was unlinked from another workspace of this platform" in response.content
     assert b"must delete it for good before you can link it here" in response.content
     assert XAccount.objects.get().workspace == bob.workspace
+
+
+def posts_action(client, action: str, *posts: Post, **extra) -> list[str]:
+    response = client.post(POSTS, {"action": action, "_selected_action": [p.pk for p in posts], **extra}, follow=True)
+    assert response.status_code == 200
+    return messages_of(response)
+
+
+def test_nothing_of_a_disconnected_account_is_sent_again_and_each_refusal_says_why(alice_client, alice, http,
+                                                                                    sandbox):
+    link(alice_client, http, sandbox, OAUTH2_START, "bob_news")
+    account = XAccount.objects.get()
+    held = write(alice_client, account, "Next month", when=LATER)
+    cancelled = write(alice_client, account, "Called off", when=LATER)
+    posts_action(alice_client, "cancel", cancelled)
+    workspace = account.workspace
+    workspace.approval_required = True
+    workspace.save(update_fields=["approval_required"])
+    editor = staff("ed")
+    Membership.objects.create(workspace=workspace, user=editor, role=Membership.Role.EDITOR)
+    access.switch(editor, workspace.pk)
+    pending = write(client_for(editor), account, "Waiting for alice", when=LATER)
+    assert Post.objects.get(pk=pending.pk).status == Post.Status.PENDING_APPROVAL
+    act(alice_client, "unlink", account)
+    before = {p.pk: (p.status, p.next_attempt_at, p.last_error) for p in Post.objects.all()}
+
+    said = {
+        "publish_now": posts_action(alice_client, "publish_now", held),
+        "retry": posts_action(alice_client, "retry", cancelled),
+        "approve": posts_action(alice_client, "approve", pending),
+    }
+
+    assert any(f"@bob_news is unlinked, so post {held.pk} cannot be published: link the account again first." in m
+               for m in said["publish_now"]), said
+    assert any(f"post {cancelled.pk} cannot be retried: link the account again first." in m
+               for m in said["retry"]), said
+    assert any(f"post {pending.pk} cannot be approved: link the account again first." in m
+               for m in said["approve"]), said
+    assert {p.pk: (p.status, p.next_attempt_at, p.last_error) for p in Post.objects.all()} == before
+    # Held, in the list, with why; the "held" filter finds it.
+    listing = alice_client.get(POSTS).content.decode()
+    assert "Held: @bob_news is unlinked" in listing
+    held_only = alice_client.get(POSTS, {"status": "held"}).content.decode()
+    assert "Next month" in held_only and "Called off" not in held_only
+    # Even a post somehow due (a time given in a race, say) is not claimed.
+    Post.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+    assert scheduler.claim_due_posts(enqueue=lambda *args: None) == []
+    assert sent_by(sandbox, BOB) == []
+
+
+def test_bots_queues_and_imports_refuse_a_disconnected_account_in_words(alice_client, alice, http, sandbox):
+    link(alice_client, http, sandbox, OAUTH2_START, "bob_news")
+    link(alice_client, http, sandbox, OAUTH2_START, "alice_bot")
+    account = XAccount.objects.get(username="bob_news")
+    bot = template_bot(account)
+    PostingSlot.objects.create(account=account, weekday=0, time=time(9))
+    draft = write(alice_client, account, "For the queue", publish="draft")
+    act(alice_client, "unlink", account)
+    bots_list = "/admin/bots/bot/"
+
+    run_now = alice_client.post(bots_list, {"action": "run_now", "_selected_action": [bot.pk]}, follow=True)
+    enable = alice_client.post(bots_list, {"action": "enable_bots", "_selected_action": [bot.pk]}, follow=True)
+    bot_page = alice_client.get(f"{bots_list}{bot.pk}/change/").content.decode()
+    add_page = alice_client.get(f"{bots_list}add/").content.decode()
+    queues = alice_client.get("/admin/bots/postingqueue/").content.decode()
+    queue_add = alice_client.post(f"/admin/bots/postingqueue/{account.pk}/queue/add/", {"post": draft.pk})
+    csv = alice_client.post("/admin/bots/importjob/add/", {
+        "file": SimpleUploadedFile("posts.csv", b"account,text\n@bob_news,From a file\n", content_type="text/csv"),
+        "time_zone": "UTC"})
+
+    assert any("Held: @bob_news is unlinked, so nothing was posted. Link it again first." in m
+               for m in messages_of(run_now)), messages_of(run_now)
+    assert any("cannot be enabled" in m and "The bot's account is unlinked: link it again before enabling the bot."
+               in m for m in messages_of(enable)), messages_of(enable)
+    bot.refresh_from_db()
+    assert not bot.enabled
+    # Its page is the record, read-only; a new bot cannot be made for it.
+    assert 'name="name"' not in bot_page and "Morning news" in bot_page
+    assert ">@alice_bot<" in add_page and "@bob_news" not in add_page
+    # It has no queue: none listed, and adding to it finds nothing.
+    assert "@alice_bot" in queues and "@bob_news" not in queues
+    assert queue_add.status_code == 404
+    said = posts_action(alice_client, "add_to_queue", draft)
+    assert any("@bob_news is unlinked: link it again before changing its queue." in m for m in said), said
+    assert Post.objects.get(pk=draft.pk).status == Post.Status.DRAFT
+    # An import naming it is refused, with the row and the reason.
+    job = ImportJob.objects.get()
+    csv_io.import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.REFUSED
+    assert [(p["row"], p["column"], p["reason"]) for p in job.report] == [
+        (2, "account", "@bob_news is unlinked: link it again before importing posts for it.")]
+    assert not Post.objects.filter(text="From a file").exists()
+    assert sent_by(sandbox, BOB) == []

@@ -23,7 +23,7 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
-def fill(apps, username: str, *, staff: bool, accounts: int) -> dict:
+def fill(apps, username: str, *, staff: bool, accounts: int, zone: str = "Europe/Paris") -> dict:
     """A person as the platform had them: their accounts with posts (a thread
     with media), a bot with items and a run, slots, a budget and an import."""
     User = apps.get_model("accounts", "User")
@@ -38,7 +38,7 @@ def fill(apps, username: str, *, staff: bool, accounts: int) -> dict:
     AccountBudget = apps.get_model("bots", "AccountBudget")
     ImportJob = apps.get_model("bots", "ImportJob")
     now = timezone.now()
-    person = User.objects.create(username=username, is_staff=staff, timezone="Europe/Paris")
+    person = User.objects.create(username=username, is_staff=staff, timezone=zone)
     LinkAttempt.objects.create(user=person, method="oauth2", expires_at=now + timedelta(minutes=10))
     made = []
     for n in range(accounts):
@@ -66,7 +66,7 @@ def test_each_person_moves_into_a_personal_workspace_with_all_they_had():
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     old = migrate(BEFORE)
     ada = fill(old, "ada", staff=True, accounts=2)
-    ben = fill(old, "ben", staff=False, accounts=1)
+    ben = fill(old, "ben", staff=False, accounts=1, zone="America/Chicago")
     cleo = fill(old, "cleo", staff=True, accounts=0)
     old.get_model("accounts", "User").objects.create(username="dora", is_staff=False)
     counts_before = {name: old.get_model(app, name).objects.count() for app, name in (
@@ -89,6 +89,8 @@ def test_each_person_moves_into_a_personal_workspace_with_all_they_had():
         (membership,) = Membership.objects.filter(user=person)
         assert membership.role == "owner"
         assert membership.workspace.name == f"{person.username}'s workspace"
+        # Its slots and budgets keep the zone they were counted in: the owner's.
+        assert str(membership.workspace.time_zone) == str(person.timezone)
         assert person.workspace_id == membership.workspace_id
         assert set(XAccount.objects.filter(workspace=membership.workspace).values_list("pk", flat=True)) == set(
             who["accounts"])

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts import workspaces
 from accounts.models import AuditEvent, Invitation, Membership, Workspace, XAccount
-from bots.models import AccountBudget, Post
+from bots.models import AccountBudget, Bot, BotRun, Post
+from bots.recurring import services as recurring
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +170,7 @@ def test_someone_removed_loses_the_workspace_at_once_and_its_posts_go_on(team):
     membership = Membership.objects.get(user=team["ed"], workspace=team["newsroom"])
 
     response = client_of(team["olga"]).post(f"/admin/accounts/workspace/{team['newsroom'].pk}/change/", {
-        "name": "Newsroom", "memberships-TOTAL_FORMS": "4", "memberships-INITIAL_FORMS": "4",
+        "name": "Newsroom", "time_zone": "UTC", "memberships-TOTAL_FORMS": "4", "memberships-INITIAL_FORMS": "4",
         "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
         **{f"memberships-{i}-id": str(m.pk) for i, m in enumerate(team["newsroom"].memberships.order_by(
             "user__username"))},
@@ -238,3 +239,67 @@ def test_members_who_may_not_set_budgets_read_them(team):
         assert client_of(team[name]).post(page, {"monthly_budget_usd": "1"}).status_code == 403
     budget.refresh_from_db()
     assert budget.monthly_budget_usd == Decimal("25.00")
+
+
+def test_an_action_not_offered_or_on_rows_not_listed_is_refused_in_words(team, django_user_model):
+    mine = team["post"]
+    elsewhere = workspaces.workspace_create(name="Elsewhere", by=django_user_model.objects.create_user("zed"))
+    other_account = XAccount.objects.create(owner=team["olga"], workspace=elsewhere, x_user_id="7002",
+                                            username="elsewhere", auth_method="oauth2")
+    theirs = Post.objects.create(account=other_account, text="Not Ed's to touch", status=Post.Status.DRAFT)
+    before = sorted(Post.objects.values_list("pk", "status"))
+
+    def act(person, action, *posts, url="/admin/bots/post/"):
+        response = client_of(team[person]).post(url, {"action": action, "_selected_action": [p.pk for p in posts],
+                                                      "index": 0}, follow=True)
+        assert response.status_code == 200
+        return text(response)
+
+    # An editor does not approve; the action is not hers to take.
+    assert ("Only an admin or owner of the workspace can approve or reject posts. Nothing was done."
+            in act("ed", "approve", mine))
+    assert "There is no action “explode” on posts. Nothing was done." in act("ed", "explode", mine)
+    # A post of another workspace, selected by hand beside one of hers: only hers is acted on, and it says so.
+    said = act("ed", "cancel", mine, theirs)
+    assert ("1 of the 2 selected posts are not among those listed here (deleted, or not yours to see): nothing "
+            "was done to them.") in said
+    assert Post.objects.get(pk=mine.pk).status == Post.Status.CANCELLED
+    assert Post.objects.get(pk=theirs.pk).status == Post.Status.DRAFT
+    # Only the other workspace's: nothing runs at all.
+    assert "1 of the 1 selected posts are not among those listed here" in act("ada", "cancel", theirs)
+    # Editors and viewers do not run, enable or disable bots: only admins and owners.
+    bot = recurring.bot_create(account=team["account"], name="Headlines", source="template", template="News {n}",
+                               schedule_kind="interval", interval_every=1, interval_unit="hours", enabled=False)
+    for person in ("ed", "vic"):
+        for action in ("run_now", "enable_bots", "disable_bots"):
+            assert ("Only an admin or owner of the workspace can change its X accounts, bots and queues. Nothing "
+                    "was done.") in act(person, action, bot, url="/admin/bots/bot/")
+    assert not BotRun.objects.exists() and not Bot.objects.get(pk=bot.pk).enabled
+    after = dict(Post.objects.values_list("pk", "status"))
+    assert {pk: status for pk, status in before if pk != mine.pk} == {
+        pk: status for pk, status in after.items() if pk != mine.pk}
+
+
+def test_the_workspaces_time_zone_is_set_on_its_page_and_recorded(team):
+    owner = client_of(team["olga"])
+    page = f"/admin/accounts/workspace/{team['newsroom'].pk}/change/"
+    form = {"name": "Newsroom", "time_zone": "Asia/Tokyo", "approval_required": "", "two_factor_required": "",
+            "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0}
+
+    response = owner.post(page, form, follow=True)
+
+    assert response.status_code == 200, text(response)[:2000]
+    team["newsroom"].refresh_from_db()
+    assert str(team["newsroom"].time_zone) == "Asia/Tokyo"
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.SETTINGS).first()
+    assert event is not None and "time zone → Asia/Tokyo" in event.detail
+
+
+def test_a_viewer_reads_a_bots_page(team):
+    bot = recurring.bot_create(account=team["account"], name="Headlines", source="template", template="News {n}",
+                               schedule_kind="interval", interval_every=1, interval_unit="hours")
+
+    page = client_of(team["vic"]).get(f"/admin/bots/bot/{bot.pk}/change/")
+
+    assert page.status_code == 200
+    assert "Headlines" in text(page) and 'name="name"' not in page.content.decode()

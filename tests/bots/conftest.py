@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import services
 from bots.models import Post
+from bots.posting import services
 from tests.foundation.helpers import wait_until
 
 

@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import services
 from bots.models import Post, PostMedia
-from bots.validation import text_count
+from bots.posting import services
+from bots.posting.validation import text_count
 from tests.sandbox.xapi import mp4, png
 
 from .admin_pages import (

@@ -11,8 +11,8 @@ import requests
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import publisher, scheduler
 from bots.models import Post
+from bots.posting import publisher, scheduler
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults
 

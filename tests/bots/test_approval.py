@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import AuditEvent, Membership, Workspace, XAccount
-from bots import csv_io, scheduler, services
 from bots.models import ImportJob, Post, PostingSlot
-from bots.services import PostActionError
+from bots.planning import csv_io
+from bots.posting import scheduler, services
+from bots.posting.services import PostActionError
 from tests.bots.csv_support import csv_bytes
 from tests.foundation.helpers import wait_until
 from tests.people import client_for, staff

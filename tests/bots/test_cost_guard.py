@@ -14,8 +14,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import costs, scheduler, services
 from bots.models import AccountBudget, Post
+from bots.planning import costs
+from bots.posting import scheduler, services
 from tests.bots.conftest import link_with_minted_tokens, published, sandbox_posts
 from tests.bots.csv_support import account_of, client_for, staff
 from tests.foundation.helpers import wait_until

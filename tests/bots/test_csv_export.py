@@ -15,8 +15,9 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bots import csv_io, services
 from bots.models import ImportJob, Post
+from bots.planning import csv_io
+from bots.posting import services
 from tests.bots.csv_support import account_of, client_for, staff
 
 pytestmark = pytest.mark.django_db

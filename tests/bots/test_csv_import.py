@@ -15,8 +15,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from bots import csv_io
 from bots.models import ImportJob, Post, PostingSlot, PostMedia
+from bots.planning import csv_io
 from tests.bots.csv_support import UPLOAD, account_of, client_for, csv_bytes, serve, staff
 from tests.foundation.helpers import wait_until
 from tests.sandbox.xapi import mp4, png

@@ -19,8 +19,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bots import csv_io, tasks
 from bots.models import ImportJob, Post
+from bots.planning import csv_io, tasks
 from tests.bots.csv_support import account_of, client_for, csv_bytes, serve_with, staff
 from tests.bots.test_csv_import import NEXT_YEAR, progress_until_finished, upload
 from tests.foundation.helpers import wait_until
@@ -197,7 +197,7 @@ def test_the_next_delivery_of_an_import_whose_worker_died_refuses_it(request, re
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_that_comes_back_to_a_swept_import_creates_nothing(worker, pia, blog, held, caplog, settings):
-    caplog.set_level(logging.WARNING, logger="bots.csv_io")
+    caplog.set_level(logging.WARNING, logger="bots.planning.csv_io")
     client = client_for(pia)
     upload(client, csv_bytes([["@pia_blog", "With a picture", LATER, "", f"{held.url}/a.png"],
                               ["@pia_blog", "Plain", LATER, "", ""]]))

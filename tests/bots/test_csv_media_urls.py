@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from bots import csv_io
 from bots.models import ImportJob, Post
+from bots.planning import csv_io
 from tests.bots.csv_support import account_of, client_for, csv_bytes, serve_with, staff
 from tests.bots.test_csv_import import NEXT_YEAR, report, run
 from tests.sandbox.xapi import png

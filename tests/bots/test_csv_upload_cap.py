@@ -14,7 +14,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 
 from bots.models import ImportJob
-from bots.validation import MB
+from bots.posting.validation import MB
 from tests.bots.csv_support import UPLOAD, account_of, client_for, csv_bytes, staff
 from tests.bots.test_csv_import import NEXT_YEAR, upload
 

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bots import costs
 from bots.models import Post
+from bots.planning import costs
 from tests.bots.csv_support import account_of, client_for, staff
 
 pytestmark = pytest.mark.django_db

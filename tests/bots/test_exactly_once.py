@@ -9,9 +9,9 @@ import threading
 import redis
 from django.db import connection
 
-from bots import scheduler
 from bots.models import Post
-from bots.tasks import publish_post
+from bots.posting import scheduler
+from bots.posting.tasks import publish_post
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, published, sandbox_posts, schedule

@@ -115,7 +115,7 @@ def test_a_duplicate_on_a_first_attempt_fails_with_that_reason(pipeline, sandbox
 
 
 def test_a_post_claimed_before_its_account_was_flagged_is_held_not_failed(sandbox, owner, fast_publishing):
-    from bots import publisher, scheduler
+    from bots.posting import publisher, scheduler
 
     account = link_with_minted_tokens(sandbox, owner, "alice_bot")
     post = schedule(account, "Claimed, then the account needs reconnecting")

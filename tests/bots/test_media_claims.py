@@ -12,8 +12,8 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from bots import publisher, scheduler
 from bots.models import Post
+from bots.posting import publisher, scheduler
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bots.media_fetch import FetchedMedia, MediaFetchError, fetch_media
+from bots.posting.media_fetch import FetchedMedia, MediaFetchError, fetch_media
 from tests.support import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

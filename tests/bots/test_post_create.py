@@ -18,9 +18,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership, XAccount
-from bots import csv_io, recurring, services
 from bots.models import Bot, BotItem, BotRun, ImportJob, Post, PostMedia
-from bots.services import NewMedia, NewPart, Poll, PostInvalid
+from bots.planning import csv_io
+from bots.posting import services
+from bots.posting.services import NewMedia, NewPart, Poll, PostInvalid
+from bots.recurring import services as recurring
 from tests.bots.csv_support import csv_bytes
 from tests.people import client_for, staff
 from tests.sandbox.xapi import mp4, png

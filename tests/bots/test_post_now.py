@@ -7,8 +7,10 @@ import io
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from accounts.models import Membership
 from bots.models import Post
 
 from .conftest import link_with_minted_tokens, sandbox_posts
@@ -53,3 +55,30 @@ def test_a_refusal_by_x_is_printed_in_words(sandbox, owner, fast_publishing):
     with pytest.raises(CommandError, match="Not published: Reconnect @alice_bot"):
         post_now("--account", "@alice_bot", "Into the void")
     assert sandbox_posts(sandbox) == []
+
+
+def test_as_a_person_the_policy_and_the_workspace_approval_decide(sandbox, owner, fast_publishing):
+    account = link_with_minted_tokens(sandbox, owner, "alice_bot")
+    workspace = account.workspace
+    workspace.approval_required = True
+    workspace.save(update_fields=["approval_required"])
+    User = get_user_model()
+    for name, role in (("ed", Membership.Role.EDITOR), ("vi", Membership.Role.VIEWER)):
+        Membership.objects.create(workspace=workspace, user=User.objects.create_user(name, is_staff=True), role=role)
+    User.objects.create_user("stranger", is_staff=True)
+
+    output = post_now("--account", "@alice_bot", "--user", "ed", "Written by the editor")
+
+    post = Post.objects.get()
+    assert output.strip() == (f"Sent for approval (post {post.pk}): an admin or owner of the workspace approves it "
+                              "before it goes out.")
+    assert (post.status, post.created_by.username) == (Post.Status.PENDING_APPROVAL, "ed")
+    with pytest.raises(CommandError, match="viewer"):
+        post_now("--account", "@alice_bot", "--user", "vi", "A viewer may not")
+    with pytest.raises(CommandError, match=r"No linked X account @alice_bot that stranger may see\. "
+                                           r"Linked accounts: none\."):
+        post_now("--account", "@alice_bot", "--user", "stranger", "Not theirs")
+    assert Post.objects.count() == 1
+    assert sandbox_posts(sandbox) == []
+    # The owner is not asked for approval: it goes out.
+    assert post_now("--account", "@alice_bot", "--user", "alice", "By the owner").startswith("Published: ")

@@ -14,9 +14,10 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import XAccount
-from bots import publisher, scheduler, services
 from bots.models import Post
+from bots.posting import publisher, scheduler, services
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults
@@ -329,3 +330,43 @@ def test_a_worker_held_by_x_past_the_stale_limit_is_swept_looked_for_and_publish
     worker.join()
     run_the_platform(seconds_ahead=fast_publishing.POST_SENDING_STALE_SECONDS + 2)
     published_once(sandbox, post)
+
+
+# --- a person's action against unlinking -----------------------------------------------------
+
+
+def test_a_schedule_waiting_on_an_unlinking_is_refused_in_words_once_it_commits(account, owner, sandbox, threads):
+    draft = Post.objects.create(account=account, text="Written as the account was unlinked",
+                                scheduled_at=timezone.now())
+    unlinking = threads.hold(lambda: account_services.xaccount_unlink(account=account, by=owner),
+                             "an unlinking, not committed yet")
+    unlinking.wait_done()
+    scheduling = threads.run(lambda: services.post_schedule(post=draft), "a person scheduling the draft")
+    blocked_on_a_lock(scheduling)
+
+    unlinking.commit()
+
+    with pytest.raises(services.PostActionError, match=rf"@alice_bot is unlinked, so post {draft.pk} cannot be "
+                                                       r"scheduled: link the account again first\."):
+        scheduling.join()
+    assert status(draft) == S.DRAFT
+    run_the_platform(seconds_ahead=60)
+    assert sandbox_posts(sandbox) == []
+
+
+def test_an_unlinking_waiting_on_a_schedule_holds_the_post_once_it_commits(account, owner, sandbox, threads):
+    draft = Post.objects.create(account=account, text="Scheduled as the account was unlinked",
+                                scheduled_at=timezone.now())
+    scheduling = threads.hold(lambda: services.post_schedule(post=draft), "a person's schedule, not committed yet")
+    scheduling.wait_done()
+    unlinking = threads.run(lambda: account_services.xaccount_unlink(account=account, by=owner), "an unlinking")
+    blocked_on_a_lock(unlinking)
+
+    scheduling.commit()
+
+    assert "1 post that was to go out is held" in unlinking.join()
+    held = Post.objects.get(pk=draft.pk)
+    assert (held.status, held.next_attempt_at) == (S.SCHEDULED, None)
+    assert held.last_error.startswith("Held: @alice_bot was unlinked by alice on ")
+    run_the_platform(seconds_ahead=60)
+    assert sandbox_posts(sandbox) == []

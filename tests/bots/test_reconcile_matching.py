@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from accounts import gateway
-from bots import publisher, scheduler
 from bots.models import Post
+from bots.posting import publisher, scheduler
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults
 

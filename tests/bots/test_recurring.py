@@ -15,10 +15,10 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from accounts.models import XAccount
 from botplatform.schedules import install_schedules
-from bots import recurring
 from bots.models import Bot, BotItem, BotRun, Post
-from bots.recurring import BotError, Cron
-from bots.tasks import run_bot
+from bots.recurring import services as recurring
+from bots.recurring.services import BotError, Cron
+from bots.recurring.tasks import run_bot
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, published, sandbox_posts

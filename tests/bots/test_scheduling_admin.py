@@ -16,8 +16,9 @@ from django.utils.html import escape
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import XAccount
-from bots import recurring, slots
 from bots.models import Bot, BotItem, BotRun, Post, PostingSlot
+from bots.planning import slots
+from bots.recurring import services as recurring
 from tests.people import client_for, staff
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """Posting slots and the queue: "Add to queue" takes the account's next free
-slot in the owner's time zone, and re-ordering moves posts through the times."""
+slot in the workspace's time zone, and re-ordering moves posts through the times."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import XAccount
-from bots import slots
 from bots.models import Post, PostingSlot
-from bots.slots import QueueError
+from bots.planning import slots
+from bots.planning.slots import QueueError
 
 # Tuesday 2026-11-24, 12:00 UTC (13:00 in Paris).
 TUESDAY_NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def paris(*args: int) -> datetime:
     return datetime(*args, tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC)
 
 
-def test_drafts_take_the_next_free_slots_in_the_owners_zone(account):
+def test_drafts_take_the_next_free_slots_in_the_workspaces_zone(account):
     taken = [slots.queue_add(post=draft(account, f"Post {i}"), now=TUESDAY_NOON) for i in range(4)]
 
     assert taken == [paris(2026, 11, 25, 9), paris(2026, 11, 25, 13), paris(2026, 11, 30, 9), paris(2026, 12, 2, 9)]
@@ -65,9 +65,15 @@ def test_another_accounts_posts_do_not_take_this_accounts_slots(account):
     assert slots.queue_add(post=draft(account, "Alice's"), now=TUESDAY_NOON) == paris(2026, 11, 25, 9)
 
 
-def test_slots_follow_the_owners_time_zone(account):
+def test_slots_follow_the_workspaces_time_zone_not_the_linkers(account):
+    # The person who linked the account moves to New York: the team's slots stay in Paris.
     account.owner.timezone = "America/New_York"
     account.owner.save()
+    assert slots.queue_add(post=draft(account, "Still in Paris"), now=TUESDAY_NOON) == paris(2026, 11, 25, 9)
+
+    account.workspace.time_zone = "America/New_York"
+    account.workspace.save()
+    account.refresh_from_db()
 
     taken = slots.queue_add(post=draft(account, "In New York"), now=TUESDAY_NOON)
 

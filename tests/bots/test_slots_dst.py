@@ -12,8 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from accounts.models import XAccount
-from bots import slots
 from bots.models import Post, PostingSlot
+from bots.planning import slots
 
 SUNDAY = PostingSlot.Weekday.SUNDAY
 

@@ -71,8 +71,8 @@ from hypothesis.stateful import (
 from accounts import gateway
 from accounts.models import User, XAccount
 from accounts.services import xaccount_upsert
-from bots import publisher, scheduler, services
 from bots.models import Post
+from bots.posting import publisher, scheduler, services
 from tests.sandbox.xapi import ApiClient, bearer
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule, set_faults

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from bots import publisher, scheduler
 from bots.models import Post
+from bots.posting import publisher, scheduler
 
 from .conftest import link_with_minted_tokens, sandbox_posts, schedule
 

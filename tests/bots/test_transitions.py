@@ -18,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots import transitions as t
 from bots.models import Post
+from bots.posting import transitions as t
 
 S = Post.Status
 TOKEN = "the-claim"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.validation import REPLY_SETTINGS, MediaSpec, Problems, text_count, validate_post
+from bots.posting.validation import REPLY_SETTINGS, MediaSpec, Problems, text_count, validate_post
 
 X_API = Path(__file__).resolve().parents[2].parent / "shared" / "x-api"
 CONFORMANCE: list[dict[str, Any]] = yaml.safe_load((X_API / "twitter-text-validate.yml").read_text(encoding="utf-8"))[

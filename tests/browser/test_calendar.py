@@ -21,8 +21,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import XAccount
-from bots import costs
 from bots.models import Post
+from bots.planning import costs
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

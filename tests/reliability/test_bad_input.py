@@ -34,8 +34,9 @@ from django_celery_beat.models import PeriodicTask
 from accounts import gateway
 from accounts.models import LinkAttempt, XAccount
 from botplatform.schedules import install_schedules
-from bots import csv_io, recurring
 from bots.models import AccountBudget, Bot, BotItem, ImportJob, Post, PostingSlot, PostMedia
+from bots.planning import csv_io
+from bots.recurring import services as recurring
 from tests.accounts.linking import OAUTH1_START, OAUTH2_START, query, start
 from tests.bots.admin_pages import ADD, CHANGELIST, post_form
 from tests.bots.conftest import link_with_minted_tokens

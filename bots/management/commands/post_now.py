@@ -1,13 +1,16 @@
-"""Publish one post right away: ``manage.py post_now --account @name "text"``."""
+"""Publish one post right away: ``manage.py post_now --account @name [--user NAME] "text"``."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts import access
 from accounts.models import XAccount
-from bots import publisher, scheduler, services
-from bots.models import Post
+from bots.posting import publisher, scheduler, services
+from bots.posting.models import Post
 
 
 class Command(BaseCommand):
@@ -15,21 +18,37 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True, help="the linked X account, as @username")
+        parser.add_argument("--user", help="post as this person: their role decides, and where their workspace "
+                                           "asks for approval the post waits for it (default: as the platform)")
         parser.add_argument("text", help="the post's text")
 
-    def handle(self, *args, account: str, text: str, **options):
+    def handle(self, *args, account: str, text: str, user: str | None = None, **options):
         username = account.lstrip("@")
-        target = XAccount.objects.filter(username__iexact=username).first()
+        person = None
+        accounts = XAccount.objects.order_by("username")
+        if user is not None:
+            person = get_user_model().objects.filter(username=user).first()
+            if person is None:
+                raise CommandError(f"There is no user {user!r}.")
+            accounts = access.visible(person, accounts, everywhere=True)
+        target = accounts.filter(username__iexact=username).first()
         if target is None:
-            linked = ", ".join(f"@{a.username}" for a in XAccount.objects.order_by("username")) or "none"
-            raise CommandError(f"No linked X account @{username}. Linked accounts: {linked}.")
-        # Whoever runs the server's commands acts as the platform: no
-        # workspace role, no approval.
+            linked = ", ".join(f"@{a.username}" for a in accounts) or "none"
+            whose = f" that {person.username} may see" if person else ""
+            raise CommandError(f"No linked X account @{username}{whose}. Linked accounts: {linked}.")
+        # Without --user, whoever runs the server's commands acts as the
+        # platform: no workspace role, no approval.
         try:
-            post = services.post_create(account=target, text=text, by=None, schedule=True,
+            post = services.post_create(account=target, text=text, by=person, schedule=True,
                                         scheduled_at=timezone.now())
         except services.PostInvalid as error:
             raise CommandError(str(error)) from None
+        except PermissionDenied as error:
+            raise CommandError(str(error)) from None
+        if post.status == Post.Status.PENDING_APPROVAL:
+            self.stdout.write(f"Sent for approval (post {post.pk}): an admin or owner of the workspace approves it "
+                              "before it goes out.")
+            return
         if not scheduler.claim_post(post_id=post.pk):
             raise CommandError(f"Post {post.pk} was taken by a running dispatcher; a worker publishes it.")
         publisher.publish_post(post_id=post.pk)

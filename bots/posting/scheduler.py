@@ -21,9 +21,9 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from accounts.models import XAccount
-
-from . import costs, transitions
-from .models import Post
+from bots.planning import costs
+from bots.posting import transitions
+from bots.posting.models import Post
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def claim_due_posts(
     with transaction.atomic():
         due = (
             Post.objects.filter(status=Post.Status.SCHEDULED, next_attempt_at__lte=now + lookahead)
-            .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
+            .filter(account__status=XAccount.Status.ACTIVE)
             .exclude(account__rate_limited_until__gt=now)
             .order_by("next_attempt_at", "pk")
         )
@@ -156,7 +156,7 @@ def _within_spending_budgets(allowed: list[int], now: datetime) -> dict[int, Dec
     posts.sort(key=lambda post: order[post[0]])
     budgets = costs.budgets_of({account_id for _, account_id, _ in posts})
     months = {
-        account_id: costs.month_bounds(budget.account.owner.timezone, now) for account_id, budget in budgets.items()
+        account_id: costs.month_bounds(budget.account.workspace.time_zone, now) for account_id, budget in budgets.items()
     }
     usage = costs.month_usage(month_starts={account_id: start for account_id, (start, _) in months.items()})
     spent = {account_id: amount for account_id, (_, amount) in usage.items()}

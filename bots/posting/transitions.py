@@ -25,7 +25,7 @@ from typing import NamedTuple
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from .models import Post
+from bots.posting.models import Post
 
 S = Post.Status
 

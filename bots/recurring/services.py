@@ -15,7 +15,6 @@ finds the slot's row already there and does nothing.
 from __future__ import annotations
 
 import json
-import random
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,10 +36,11 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from accounts.models import XAccount
-
-from . import services, templating
-from .models import Bot, BotItem, BotRun
-from .validation import validate_post
+from bots.posting import services
+from bots.posting.validation import validate_post
+from bots.recurring import sources
+from bots.recurring.models import Bot, BotRun
+from bots.zones import local_instant
 
 TASK = "bots.tasks.run_bot"
 
@@ -161,14 +161,6 @@ def _days(start: date, *, step: int) -> Iterator[date]:
         yield start + timedelta(days=offset * step)
 
 
-def local_instant(day: date, at: time, zone: tzinfo) -> datetime:
-    """A local wall time as an instant (UTC). With ``fold=0`` Python reads a
-    time inside a spring-forward gap with the offset from before the jump,
-    which lands it that much later on the wall clock after the jump (02:30 →
-    03:30), and reads a repeated autumn time as its first occurrence."""
-    return datetime.combine(day, at.replace(fold=0), tzinfo=zone).astimezone(dt_timezone.utc)
-
-
 def describe_schedule(bot: Bot) -> str:
     """The schedule in words, e.g. "At 09:00, Monday through Friday (Europe/Paris)"."""
     if bot.schedule_kind == Bot.ScheduleKind.INTERVAL:
@@ -208,6 +200,9 @@ def bot_check(bot: Bot) -> dict[str, list[str]]:
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
+    if bot.enabled and bot.account_id and XAccount.objects.filter(
+            pk=bot.account_id, status=XAccount.Status.DISCONNECTED).exists():
+        add("enabled", "The bot's account is unlinked: link it again before enabling the bot.")
     try:
         zone = _zone(bot.timezone)
     except ValueError as error:
@@ -236,21 +231,11 @@ def bot_check(bot: Bot) -> dict[str, list[str]]:
     else:
         add("schedule_kind", f"Unknown schedule “{bot.schedule_kind}”: choose a cron expression or an interval.")
 
-    if bot.source == Bot.Source.TEMPLATE:
-        try:
-            lists = templating.parse_lists(bot.template_lists)
-            sample = templating.render(
-                bot.template, lists, when=timezone.now().astimezone(zone), n=bot.run_count + 1,
-                choose=random.Random(0), longest=True,
-            )
-        except templating.TemplateError as error:
-            add(error.field, error.message)
-        else:
-            for messages in validate_post(text=sample).errors.values():
-                for message in messages:
-                    add("template", f"{message} (checked with the longest option of each list)")
-    elif bot.source != Bot.Source.QUEUE:
+    source = sources.SOURCES.get(bot.source)
+    if source is None:
         add("source", f"Unknown content source “{bot.source}”: choose a queue of items or a template.")
+    else:
+        source.check(bot, add, zone)
     return errors
 
 
@@ -400,10 +385,6 @@ class RunResult:
     run: BotRun | None = None
 
 
-class _Pause(Exception):
-    """The bot cannot make its next post until a person acts; the message says what to do."""
-
-
 def _slot_for(bot: Bot, now: datetime) -> datetime:
     """The scheduled time a fire at ``now`` is for.
 
@@ -420,29 +401,6 @@ def _slot_for(bot: Bot, now: datetime) -> datetime:
     if last is not None and now - last < interval(bot) / 2:
         return last
     return now.replace(microsecond=0)
-
-
-def _next_content(bot: Bot, slot: datetime) -> tuple[str, BotItem | None]:
-    if bot.source == Bot.Source.TEMPLATE:
-        try:
-            lists = templating.parse_lists(bot.template_lists)
-            # Seeded by the slot: a run repeated for the same slot would pick the same words.
-            text = templating.render(bot.template, lists, when=slot.astimezone(_zone(bot.timezone)),
-                                     n=bot.run_count + 1, choose=random.Random(f"{bot.pk}:{slot.isoformat()}"))
-        except templating.TemplateError as error:
-            raise _Pause(f"The template cannot be used: {error.message} Fix it and enable the bot again.") from None
-        return text, None
-    items = bot.items.all()
-    if bot.queue_mode == Bot.QueueMode.CYCLE:
-        item = items.order_by(F("used_at").asc(nulls_first=True), "position", "pk").first()
-    else:
-        item = items.filter(used_at__isnull=True).order_by("position", "pk").first()
-    if item is None:
-        if items.exists():
-            raise _Pause(f"The queue is empty: all {items.count()} items have been posted. "
-                         "Add items (or choose “start again from the top”) and enable the bot again.")
-        raise _Pause("The queue has no items: add some and enable the bot again.")
-    return item.text, item
 
 
 def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,
@@ -470,21 +428,24 @@ def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,
             return RunResult("duplicate", f"“{bot.name}” already ran for {slot:%Y-%m-%d %H:%M %Z}.", existing)
 
         account = bot.account
-        if account.status == XAccount.Status.NEEDS_REAUTH:
-            note = (f"Held: @{account.username} needs reconnecting, so nothing was posted. "
-                    f"{account.status_reason}".strip())
+        if account.status != XAccount.Status.ACTIVE:
+            if account.status == XAccount.Status.DISCONNECTED:
+                note = f"Held: @{account.username} is unlinked, so nothing was posted. Link it again first."
+            else:
+                note = (f"Held: @{account.username} needs reconnecting, so nothing was posted. "
+                        f"{account.status_reason}".strip())
             run = BotRun.objects.create(bot=bot, slot=slot, manual=manual, outcome=BotRun.Outcome.HELD, note=note)
             return RunResult(run.outcome, note, run)
 
         try:
-            text, item = _next_content(bot, slot)
-            problems = validate_post(text=text)
+            content = sources.SOURCES[bot.source].next_content(bot, slot, _zone(bot.timezone))
+            problems = validate_post(text=content.text)
             if not problems.ok:
-                what = f"The queue item at position {item.position}" if item else "The template's text"
                 reasons = " ".join(m for messages in problems.errors.values() for m in messages)
-                raise _Pause(f"{what} cannot be posted: {reasons} Fix it and enable the bot again.")
-        except _Pause as pause:
-            reason = str(pause)
+                raise sources.SourceStopped(
+                    f"{content.origin} cannot be posted: {reasons} Fix it and enable the bot again.")
+        except sources.SourceStopped as stopped:
+            reason = str(stopped)
             bot_disable(bot=bot, reason=reason)
             run = BotRun.objects.create(bot=bot, slot=slot, manual=manual, outcome=BotRun.Outcome.PAUSED,
                                         note=reason)
@@ -492,9 +453,8 @@ def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,
 
         # The bot is the platform's (its admins set it up): its posts never
         # wait for approval.
-        post = services.post_create(account=account, text=text, by=None, schedule=True, scheduled_at=now)
-        if item is not None:
-            BotItem.objects.filter(pk=item.pk).update(used_at=now)
+        post = services.post_create(account=account, text=content.text, by=None, schedule=True, scheduled_at=now)
+        content.used(now)
         Bot.objects.filter(pk=bot.pk).update(run_count=F("run_count") + 1)
         run = BotRun.objects.create(bot=bot, slot=slot, manual=manual, outcome=BotRun.Outcome.POSTED, post=post)
-    return RunResult(run.outcome, f"“{bot.name}” posted “{text[:60]}” on @{account.username}.", run)
+    return RunResult(run.outcome, f"“{bot.name}” posted “{content.text[:60]}” on @{account.username}.", run)

@@ -24,11 +24,9 @@ from twitter_text import extract_urls_with_indices
 from accounts import gateway
 from accounts.gateway import XError, XErrorKind
 from accounts.models import XAccount
-from accounts.services import xaccount_pause
-from accounts.x_hosts import post_url
-
-from . import transitions
-from .models import Post, PostMedia
+from accounts.services import xaccount_needs_reauth, xaccount_pause
+from bots.posting import transitions
+from bots.posting.models import Post, PostMedia
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +58,9 @@ def publish_post(*, post_id: int) -> str:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
     token = post.claim_token
-    if post.account.status == XAccount.Status.NEEDS_REAUTH:
-        # Claimed just before another post found the account's tokens dead:
-        # held with the account's other posts until it is reconnected.
+    if post.account.status != XAccount.Status.ACTIVE:
+        # Claimed just before another post found the account's tokens dead
+        # (or a person unlinked it): held with the account's other posts.
         released = transitions.release(post.pk, token=token, next_attempt_at=post.next_attempt_at)
         return "held" if released else "skipped"
     if post.has_media:
@@ -232,9 +230,7 @@ def _after_error(post: Post, token: str, error: XError, *, may_have_sent: bool) 
             )
         return "rate limited"
     if error.kind == XErrorKind.NEEDS_REAUTH:
-        account.refresh_from_db()
-        if account.is_active:
-            account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
+        xaccount_needs_reauth(account_id=account.pk, reason=f"{error.message} Reconnect @{account.username}.")
         _fail(post, token, f"Reconnect @{account.username}: {error.message}")
         return "needs reauth"
     if error.kind == XErrorKind.PERMANENT and error.duplicate and may_have_sent:
@@ -289,7 +285,7 @@ def reconcile_unknown_posts(*, now: datetime | None = None, limit: int = 100) ->
     outcome = dict.fromkeys(RECONCILE_OUTCOMES, 0)
     due = (
         Post.objects.filter(status=Post.Status.UNKNOWN, next_attempt_at__lte=now)
-        .exclude(account__status=XAccount.Status.NEEDS_REAUTH)
+        .filter(account__status=XAccount.Status.ACTIVE)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)
     )
@@ -333,9 +329,7 @@ def _reconcile(post_id: int, *, now: datetime) -> str:
             # The post may well be on X: failing it would invite a second
             # copy. It waits, unknown, and is looked for again once a person
             # reconnects the account.
-            account.refresh_from_db()
-            if account.is_active:
-                account.mark_needs_reauth(f"{error.message} Reconnect @{account.username}.")
+            xaccount_needs_reauth(account_id=account.pk, reason=f"{error.message} Reconnect @{account.username}.")
             transitions.recheck_later(
                 post.pk, at=now,
                 reason=f"Reconnect @{account.username} to find out whether X published this post: {error.message}",
@@ -359,7 +353,7 @@ def _reconcile(post_id: int, *, now: datetime) -> str:
             continue
         if reply_to and candidate.in_reply_to and candidate.in_reply_to != reply_to:
             continue
-        if _mark_published(post, candidate.id, post_url(account.username, candidate.id), token=None):
+        if _mark_published(post, candidate.id, candidate.url, token=None):
             log.info("reconciled post %s: found on X as %s", post.pk, candidate.id)
         return "published"
     if post.sending_since and now - post.sending_since >= timedelta(seconds=settings.POST_UNKNOWN_GRACE_SECONDS):

@@ -1,7 +1,7 @@
 """The scheduling admin: write a post or a thread, attach media, schedule it in
 your own time zone, and see what became of it in words.
 
-Status changes go through ``bots.services``, as for the commands; the admin
+Status changes go through ``bots.posting.services``, as for the commands; the admin
 writes only what a person typed. Staff who are not superusers see and act on
 posts of the X accounts they own, and nothing else.
 """
@@ -33,15 +33,16 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts import access
-from accounts.admin import CheckedSelection
 from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
 
 # admin_scheduling registers the bot and posting-queue admins, admin_planning
 # the calendar, CSV imports, budgets and the dashboard; their actions are
 # offered on posts too.
-from . import admin_planning, admin_scheduling, services, validation
-from .forms import (
+from bots.admin import planning as admin_planning
+from bots.admin import scheduling as admin_scheduling
+from bots.admin.base import HELD, REJECTED, excerpt, local_time, status_badge, x_link
+from bots.admin.forms import (
     DRAFT,
     SCHEDULE,
     PostForm,
@@ -51,9 +52,10 @@ from .forms import (
     ThreadPartFormSet,
     upload_media_type,
 )
-from .models import Post, PostMedia
-from .preview import preview_json
-from .services import PostActionError
+from bots.posting import services, validation
+from bots.posting.models import Post, PostMedia, held_label
+from bots.posting.preview import preview_json
+from bots.posting.services import PostActionError
 
 Status = Post.Status
 
@@ -61,25 +63,6 @@ Status = Post.Status
 EDITABLE = (Status.DRAFT, Status.PENDING_APPROVAL, Status.SCHEDULED, Status.FAILED, Status.CANCELLED)
 # Posts a worker may be sending right now: deleting them would lose the record of a post on X.
 IN_FLIGHT = (Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
-HELD = "held"
-# A draft an admin or owner sent back to its author, with the reason.
-REJECTED = "rejected"
-
-# Text colour and background per status (and for posts held by their account).
-BADGE_COLOURS = {
-    Status.DRAFT: ("#555", "#ececec"),
-    Status.PENDING_APPROVAL: ("#0d5f5f", "#dcf1f0"),
-    REJECTED: ("#8c2f0b", "#fce6dc"),
-    Status.SCHEDULED: ("#0b5394", "#e1ecf7"),
-    Status.CLAIMED: ("#5b2a86", "#eee4f6"),
-    Status.SENDING: ("#5b2a86", "#eee4f6"),
-    Status.PUBLISHED: ("#1d6b37", "#e3f2e8"),
-    Status.FAILED: ("#a12622", "#fbe3e3"),
-    Status.UNKNOWN: ("#7a4a00", "#fdf0d5"),
-    Status.CANCELLED: ("#666", "#f4f4f4"),
-    HELD: ("#a12622", "#fff1db"),
-}
-
 # Texts longer than this are not counted: X takes 280, and counting costs time.
 MAX_COUNTED_CHARACTERS = 10_000
 
@@ -98,18 +81,6 @@ def thread_editable(root: Post) -> bool:
 def current_post(root: Post) -> Post:
     """The post a thread is at: its first one not yet published."""
     return next((post for post in thread_of(root) if post.status != Status.PUBLISHED), root)
-
-
-def local_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    local = timezone.localtime(value)
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def excerpt(text: str, length: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= length else flat[: length - 1] + "…"
 
 
 def describe(post: Post) -> str:
@@ -152,7 +123,7 @@ class ThreadStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Sequence[tuple[str, str]]:
-        return [*Status.choices, (HELD, "Held: account needs reconnecting")]
+        return [*Status.choices, (HELD, "Held: account needs reconnecting or linking again")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
         value = self.value()
@@ -171,7 +142,7 @@ class ThreadStatusFilter(admin.SimpleListFilter):
             )
         )
         if value == HELD:
-            return queryset.filter(thread_status=Status.SCHEDULED, account__status=XAccount.Status.NEEDS_REAUTH)
+            return queryset.filter(thread_status=Status.SCHEDULED).exclude(account__status=XAccount.Status.ACTIVE)
         return queryset.filter(thread_status=value)
 
 
@@ -293,7 +264,7 @@ class ThreadPartInline(FollowsParent, admin.StackedInline):
 
     @admin.display(description="status")
     def part_status(self, obj: Post) -> str:
-        return badge(obj.status, obj.get_status_display(), title=obj.last_error) if obj.pk else ""
+        return status_badge(obj.status, obj.get_status_display(), title=obj.last_error) if obj.pk else ""
 
     @admin.display(description="on X")
     def part_link(self, obj: Post) -> str:
@@ -304,25 +275,8 @@ class ThreadPartInline(FollowsParent, admin.StackedInline):
         return obj.last_error
 
 
-def badge(key: str, label: str, *, title: str = "") -> str:
-    colour, background = BADGE_COLOURS.get(key, BADGE_COLOURS[Status.DRAFT])
-    return format_html(
-        '<span class="post-status post-status-{}" title="{}" style="color:{};background:{};'
-        'border-radius:3px;padding:2px 8px;white-space:nowrap">{}</span>',
-        key, title, colour, background, label,
-    )
-
-
-def x_link(url: str) -> str:
-    if not url:
-        return ""
-    return format_html(
-        '<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">View on X ↗</a>', url
-    )
-
-
 @admin.register(Post)
-class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
+class PostAdmin(PolicyAdmin, admin.ModelAdmin):
     """Posts and threads, one row per thread."""
 
     form = PostAdminForm
@@ -674,16 +628,16 @@ class PostAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
             key, label, title = REJECTED, "Rejected: back to draft", rejection(obj)
         elif now.status == Status.PENDING_APPROVAL:
             title = waiting_note(obj)
-        elif now.status == Status.SCHEDULED and obj.account.status == XAccount.Status.NEEDS_REAUTH:
-            key, label = HELD, f"Held: reconnect @{obj.account.username}"
-            title = obj.account.status_reason
+        elif now.status == Status.SCHEDULED and obj.account.status != XAccount.Status.ACTIVE:
+            key, label = HELD, held_label(obj.account.username, obj.account.status)
+            title = now.last_error if obj.account.status == XAccount.Status.DISCONNECTED else obj.account.status_reason
         elif now.status == Status.SCHEDULED and now.attempts and now.next_attempt_at:
             title = f"Trying again at {local_time(now.next_attempt_at)}. {now.last_error}".strip()
         if len(thread) > 1:
             label = f"{label} · {len(thread)} posts" if now.status == Status.PUBLISHED else (
                 f"{label} · part {thread.index(now) + 1} of {len(thread)}"
             )
-        return badge(key, label, title=title)
+        return status_badge(key, label, title=title)
 
     @admin.display(description="on X")
     def on_x(self, obj: Post) -> str:

@@ -22,9 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import XAccount
-
-from .models import Post
-from .recurring import local_instant
+from bots.posting.models import Post, held_label
+from bots.zones import local_instant
 
 Status = Post.Status
 View = Literal["week", "month"]
@@ -41,7 +40,7 @@ LEGEND = (
     (Status.PUBLISHED, "Published"),
     (Status.FAILED, "Failed"),
     (Status.UNKNOWN, "Checking on X"),
-    (HELD, "Held: account needs reconnecting"),
+    (HELD, "Held: account needs reconnecting or linking again"),
 )
 # Entries a day shows before "+ N more" (a link to the day in the post list).
 PER_DAY = {"month": 6, "week": 40}
@@ -206,8 +205,8 @@ def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime) -> li
         key, label = status, labels[status]
         if status == Status.CLAIMED:
             key = Status.SENDING
-        if status == Status.SCHEDULED and account_status == XAccount.Status.NEEDS_REAUTH:
-            key, label = HELD, f"Held: reconnect @{username}"
+        if status == Status.SCHEDULED and account_status != XAccount.Status.ACTIVE:
+            key, label = HELD, held_label(username, account_status)
         entries.append(Entry(pk=pk, username=username, text=text, status=key, label=label, at=at,
                              parts=part_count, error=error))
     return entries

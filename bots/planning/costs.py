@@ -6,7 +6,7 @@ when its text contains a URL as X finds them (twitter-text's extractor: bare
 ``example.com`` counts too). The price is recorded on the post when the
 dispatcher claims it, so the month's spend is a sum in the database and a
 change of prices does not rewrite history. A month is a calendar month in the
-account owner's time zone, the zone they plan everything else in.
+account's workspace's time zone.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from django.utils import timezone
 from twitter_text import extract_urls
 
 from accounts.models import XAccount
-
-from .models import AccountBudget, Post
+from bots.planning.models import AccountBudget
+from bots.posting.models import Post
 
 Status = Post.Status
 
@@ -89,12 +89,12 @@ def month_usage(*, month_starts: dict[int, datetime]) -> dict[int, tuple[int, De
 
 
 def budgets_of(account_ids: Iterable[int]) -> dict[int, AccountBudget]:
-    """The accounts' budgets that are set, with the owner (for the month's zone)."""
+    """The accounts' budgets that are set, with the workspace (for the month's zone)."""
     return {
         budget.account_id: budget
         for budget in AccountBudget.objects.filter(
             account_id__in=list(account_ids), monthly_budget_usd__isnull=False
-        ).select_related("account__owner")
+        ).select_related("account__workspace")
     }
 
 

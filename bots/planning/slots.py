@@ -1,8 +1,8 @@
 """Posting slots: each account's weekly times, and its queue of posts waiting
 for them (Buffer-style).
 
-Slots are wall-clock times in the account owner's time zone (the zone they
-schedule everything else in). On a day the clocks change:
+Slots are wall-clock times in the time zone of the account's workspace (set
+on the workspace's page). On a day the clocks change:
 
 - a slot inside the spring-forward gap (02:30 when 02:00 jumps to 03:00) is
   moved forward by the jump, to 03:30; if another slot is already at that
@@ -27,11 +27,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import XAccount
-
-from . import services
-from .models import Post, PostingSlot
-from .recurring import local_instant
-from .validation import MediaSpec, validate_post
+from bots.planning.models import PostingSlot
+from bots.posting import services
+from bots.posting.models import Post
+from bots.posting.validation import MediaSpec, validate_post
+from bots.zones import local_instant
 
 Status = Post.Status
 
@@ -41,7 +41,7 @@ OCCUPYING = (Status.SCHEDULED, Status.CLAIMED, Status.SENDING)
 QUEUEABLE = (Status.DRAFT, Status.SCHEDULED)
 
 SLOT_HELP = (
-    "Weekly times in the account owner's time zone. On the night clocks go forward, a time that does not exist "
+    "Weekly times in the workspace's time zone. On the night clocks go forward, a time that does not exist "
     "(02:30 when 02:00 jumps to 03:00) is moved forward by the jump, to 03:30; on the night they go back, a "
     "time that happens twice is taken the first time."
 )
@@ -52,7 +52,7 @@ class QueueError(Exception):
 
 
 def account_zone(account: XAccount) -> tzinfo:
-    return account.owner.timezone
+    return account.workspace.time_zone
 
 
 def free_slots(*, account: XAccount, after: datetime | None = None, ignore: Post | None = None) -> Iterator[datetime]:
@@ -109,8 +109,10 @@ def post_problems(root: Post) -> list[str]:
 
 def _lock_queue(account: XAccount) -> None:
     # One queue change per account at a time: two "Add to queue" at once must
-    # not both take the same free slot.
-    list(XAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True))
+    # not both take the same free slot. Nothing is queued for an unlinked account.
+    status = XAccount.objects.select_for_update().filter(pk=account.pk).values_list("status", flat=True).first()
+    if status == XAccount.Status.DISCONNECTED:
+        raise QueueError(f"@{account.username} is unlinked: link it again before changing its queue.")
 
 
 @transaction.atomic
@@ -122,7 +124,7 @@ def queue_add(*, post: Post, by: Any = None, now: datetime | None = None) -> dat
     _lock_queue(post.account)
     # Locked, a scheduled post cannot be claimed under us (the dispatcher skips
     # locked rows, or waits for SQLite's write lock).
-    root = Post.objects.select_for_update(of=("self",)).select_related("account__owner").get(pk=post.thread_root.pk)
+    root = Post.objects.select_for_update(of=("self",)).select_related("account__workspace").get(pk=post.thread_root.pk)
     if root.status not in QUEUEABLE:
         raise QueueError(f"Post {root.pk} is {root.get_status_display().lower()}: only a draft or a scheduled "
                          "post can be added to the queue.")

@@ -18,9 +18,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import XAccount
-
-from . import costs
-from .models import AccountBudget, Post
+from bots.planning import costs
+from bots.planning.models import AccountBudget
+from bots.posting.models import Post
 
 Status = Post.Status
 CHART_DAYS = 30
@@ -92,7 +92,7 @@ def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime |
         .values("account").annotate(n=Count("pk")).values("n")
     )
     rows = list(
-        accounts.select_related("owner").annotate(
+        accounts.select_related("workspace").annotate(
             next_post_id=Subquery(next_post.values("pk")[:1]),
             last_published_id=Subquery(last_published.values("pk")[:1]),
             failures_24h=Subquery(failures),
@@ -106,7 +106,7 @@ def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime |
     }
     budgets = dict(AccountBudget.objects.filter(account_id__in=ids).values_list("account_id", "monthly_budget_usd"))
     usage = costs.month_usage(
-        month_starts={a.pk: costs.month_bounds(a.owner.timezone, now)[0] for a in rows}
+        month_starts={a.pk: costs.month_bounds(a.workspace.time_zone, now)[0] for a in rows}
     )
     held = costs.held_by_budget(ids)
 

@@ -2,8 +2,8 @@
 budgets, and the dashboard on the admin index.
 
 Views are thin: the calendar, the CSV rows, the dashboard's figures and the
-budgets come from ``bots.calendar``, ``bots.csv_io``, ``bots.dashboard`` and
-``bots.costs``. Staff who are not superusers see their own accounts only.
+budgets come from ``bots.planning.calendar``, ``bots.planning.csv_io``, ``bots.planning.dashboard`` and
+``bots.planning.costs``. Staff who are not superusers see their own accounts only.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts import access
 from accounts.admin_base import PolicyAdmin
-
-from . import calendar, costs, csv_io, tasks
-from .models import AccountBudget, ImportJob, Post, PostCalendar
+from bots.admin.base import BADGE_COLOURS
+from bots.planning import calendar, costs, csv_io, tasks
+from bots.planning.models import AccountBudget, ImportJob, PostCalendar
+from bots.posting.models import Post
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,7 @@ admin.site.index_template = "admin/bots/dashboard_index.html"
 
 
 def badge_colours() -> dict[str, tuple[str, str]]:
-    # The post list's colours, so a status looks the same everywhere. Read at
-    # request time: bots.admin imports this module while it is being loaded.
-    from .admin import BADGE_COLOURS
-
+    # The post list's colours, so a status looks the same everywhere.
     return {str(key): colours for key, colours in BADGE_COLOURS.items()}
 
 
@@ -338,7 +336,7 @@ class AccountBudgetAdmin(PolicyAdmin, admin.ModelAdmin):
     list_display_links = ("handle",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountBudget]:
-        return super().get_queryset(request).select_related("account__owner")
+        return super().get_queryset(request).select_related("account__workspace")
 
     def get_form(self, request: HttpRequest, obj: AccountBudget | None = None, change: bool = False,
                  **kwargs: Any) -> type[forms.ModelForm]:
@@ -358,7 +356,7 @@ class AccountBudgetAdmin(PolicyAdmin, admin.ModelAdmin):
         obj.monthly_budget_usd = saved.monthly_budget_usd
 
     def _usage(self, obj: AccountBudget) -> Decimal:
-        start, _ = costs.month_bounds(obj.account.owner.timezone)
+        start, _ = costs.month_bounds(obj.account.workspace.time_zone)
         return costs.month_usage(month_starts={obj.account_id: start})[obj.account_id][1]
 
     @admin.display(description="account", ordering="account__username")

@@ -23,9 +23,8 @@ from django.utils import timezone
 
 from accounts import access, audit
 from accounts.models import XAccount
-
-from . import transitions, validation
-from .models import Post, PostMedia
+from bots.posting import transitions, validation
+from bots.posting.models import Post, PostMedia
 
 S = Post.Status
 Action = audit.Action
@@ -101,6 +100,18 @@ def _record(by: Any, action: str, post: Post, detail: str = "") -> None:
         audit.record(actor=by, action=action, obj=post, detail=detail)
 
 
+def _still_linked(post: Post, doing: str) -> None:
+    """Nothing goes out for an unlinked account: refused in words. The
+    account's row is held until the transaction ends, so unlinking (which
+    holds it too) waits for this move and then holds what it scheduled,
+    rather than slipping in between the check and the move."""
+    account = XAccount.objects.select_for_update(no_key=True).only("status", "username").get(pk=post.account_id)
+    if account.status == XAccount.Status.DISCONNECTED:
+        raise PostActionError(
+            f"@{account.username} is unlinked, so post {post.thread_root.pk} cannot be {doing}: link the account "
+            "again first.")
+
+
 def _waits_for_approval(by: Any, post: Post) -> bool:
     return by is not None and access.needs_approval(by, post.account.workspace)
 
@@ -169,6 +180,7 @@ def post_schedule(*, post: Post, at: datetime | None = None, by: Any = None) -> 
     instead (``pending_approval``), for that time or, without one, for as
     soon as it is approved."""
     _may(by, access.WRITE, post)
+    _still_linked(post, "scheduled")
     return _schedule_thread(post, at=at, by=by, transition=transitions.SCHEDULE, action="scheduled",
                             allowed="a draft, scheduled, failed or cancelled post")
 
@@ -178,6 +190,7 @@ def post_publish_now(*, post: Post, by: Any = None) -> Post:
     """Into the queue for now; where ``by`` needs approval, waiting for it,
     to go out as soon as it is approved."""
     _may(by, access.WRITE, post)
+    _still_linked(post, "published")
     root = post.thread_root
     if _waits_for_approval(by, root):
         _submit_thread(root, at=None, by=by, action="published now", allowed="a draft or scheduled post")
@@ -210,6 +223,7 @@ def post_retry(*, post: Post, by: Any = None) -> Post:
     but a thread cancelled before any of it went out may never have been
     approved: where ``by`` needs approval, it waits for it again."""
     _may(by, access.WRITE, post)
+    _still_linked(post, "retried")
     if post.parent_id is None and post.status == S.CANCELLED and _waits_for_approval(by, post):
         _submit_thread(post, at=None, by=by, action="retried", allowed="failed or cancelled posts")
         post.refresh_from_db()
@@ -297,6 +311,7 @@ def post_approve(*, post: Post, by: Any, now: datetime | None = None) -> Post:
     or now if it has none. A post whose time passed while it waited is not
     sent late: approving it is refused until someone gives it a new time."""
     access.require(by, access.APPROVE, post)
+    _still_linked(post, "approved")
     now = now or timezone.now()
     root = _locked_root(post)
     if root.status != S.PENDING_APPROVAL:

@@ -49,12 +49,11 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import Workspace, XAccount
-
-from . import media_fetch, services, slots
-from .forms import sniff_media_type
-from .models import ImportJob, Post, PostingSlot
-from .recurring import local_instant
-from .validation import (
+from bots.planning import slots
+from bots.planning.models import ImportJob, PostingSlot
+from bots.posting import media_fetch, services
+from bots.posting.models import Post
+from bots.posting.validation import (
     GIF_TYPES,
     IMAGE_TYPES,
     MAX_GIF_BYTES,
@@ -63,8 +62,10 @@ from .validation import (
     MB,
     VIDEO_TYPES,
     MediaSpec,
+    sniff_media_type,
     validate_post,
 )
+from bots.zones import local_instant
 
 COLUMNS = ("account", "text", "scheduled_at", "thread", "media")
 REQUIRED = ("account", "text")
@@ -319,7 +320,7 @@ def _check_rows(
 
 def _accounts_of(user, workspace: Workspace) -> QuerySet[XAccount]:
     """The workspace's accounts the person may write posts for."""
-    return access.visible(user, XAccount.objects.select_related("owner").filter(workspace=workspace),
+    return access.visible(user, XAccount.objects.select_related("workspace").filter(workspace=workspace),
                           verb=access.WRITE, everywhere=True)
 
 
@@ -341,6 +342,9 @@ def _check_row(
     elif account is None:
         known = ", ".join(f"@{a.username}" for a in list(accounts.values())[:10]) or "none yet: link one first"
         problems.append(Problem(number, "account", f"{handle} is not one of your X accounts (yours: {known})."))
+    elif account.status == XAccount.Status.DISCONNECTED:
+        problems.append(Problem(number, "account", f"@{account.username} is unlinked: link it again before "
+                                                   "importing posts for it."))
 
     thread = row.get("thread", "").strip()
     root = threads.get(thread) if thread else None

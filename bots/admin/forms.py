@@ -1,6 +1,6 @@
 """The admin's forms for posts: the post itself, its thread parts and its media.
 
-Every rule X enforces is checked by ``bots.validation.validate_post``, the
+Every rule X enforces is checked by ``bots.posting.validation.validate_post``, the
 service the commands and importers use too; these forms only collect what a
 person typed, ask it, and put each problem on the field it concerns.
 """
@@ -16,10 +16,10 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse_lazy
 from django.utils import timezone
 
-from . import validation
-from .models import Post, PostMedia
-from .preview import preview_segments
-from .validation import MAX_POLL_MINUTES, MAX_POLL_OPTIONS, MIN_POLL_MINUTES, MediaSpec
+from bots.posting import validation
+from bots.posting.models import Post, PostMedia
+from bots.posting.preview import preview_segments
+from bots.posting.validation import MAX_POLL_MINUTES, MAX_POLL_OPTIONS, MIN_POLL_MINUTES, MediaSpec, sniff_media_type
 
 DRAFT, SCHEDULE = "draft", "schedule"
 
@@ -85,22 +85,6 @@ class PollOptionsField(forms.MultiValueField):
 
     def compress(self, data_list: list[str]) -> list[str]:
         return [option.strip() for option in data_list if option and option.strip()]
-
-
-def sniff_media_type(head: bytes) -> str | None:
-    """The media type a file's first bytes show, for the types X takes: the
-    browser's claim goes by the file name, which may lie."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-    return None
 
 
 def upload_media_type(upload: UploadedFile) -> str:

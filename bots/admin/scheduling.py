@@ -1,8 +1,8 @@
 """The admin for recurring bots and posting queues.
 
-Bots are saved, enabled, disabled, run and deleted through ``bots.recurring``,
+Bots are saved, enabled, disabled, run and deleted through ``bots.recurring.services``,
 which keeps each bot's beat schedule in step in the same transaction; queues
-change through ``bots.slots``. Staff who are not superusers see and act on the
+change through ``bots.planning.slots``. Staff who are not superusers see and act on the
 bots, slots and queues of the X accounts they own, and nothing else.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from datetime import datetime, time, tzinfo
+from datetime import time
 from typing import Any
 
 from django import forms
@@ -20,54 +20,26 @@ from django.db.models import QuerySet
 from django.forms.models import construct_instance
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, URLPattern, path, reverse
-from django.utils import timezone
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts import access
-from accounts.admin import CheckedSelection
 from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
-
-from . import recurring, slots, templating
-from .models import Bot, BotItem, BotRun, Post, PostingQueue, PostingSlot
-from .validation import validate_post
+from bots.admin.base import badge, local_time, post_link
+from bots.planning import slots
+from bots.planning.models import PostingQueue, PostingSlot
+from bots.posting.models import Post
+from bots.posting.validation import validate_post
+from bots.recurring import services as recurring
+from bots.recurring import templating
+from bots.recurring.models import Bot, BotItem, BotRun
 
 OUTCOME_COLOURS = {
     BotRun.Outcome.POSTED: ("#1d6b37", "#e3f2e8"),
     BotRun.Outcome.HELD: ("#a12622", "#fff1db"),
     BotRun.Outcome.PAUSED: ("#7a4a00", "#fdf0d5"),
 }
-
-
-def local_time(value: datetime | None, zone: tzinfo | None = None) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(zone) if zone else timezone.localtime(value)
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def badge(css: str, label: str, colours: tuple[str, str], title: str = "") -> str:
-    colour, background = colours
-    return format_html(
-        '<span class="{}" title="{}" style="color:{};background:{};border-radius:3px;padding:2px 8px;'
-        'white-space:nowrap">{}</span>',
-        css, title, colour, background, label,
-    )
-
-
-def post_link(post: Post | None) -> str:
-    if post is None:
-        return ""
-    label = f"post {post.pk} ({post.get_status_display().lower()})"
-    try:
-        url = reverse("admin:bots_post_change", args=[post.pk])
-    except NoReverseMatch:
-        return label
-    return format_html('<a href="{}">{}</a>', url, label)
-
-
-# Recurring bots.
 
 
 class BotForm(forms.ModelForm):
@@ -97,9 +69,11 @@ class BotForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].error_messages["invalid_choice"] = (
-            "Unknown time zone “%(value)s”: choose an IANA name such as Europe/Paris or America/New_York."
-        )
+        # A page shown read-only (to a viewer, or of an unlinked account's bot) has no fields.
+        if "timezone" in self.fields:
+            self.fields["timezone"].error_messages["invalid_choice"] = (
+                "Unknown time zone “%(value)s”: choose an IANA name such as Europe/Paris or America/New_York."
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -136,7 +110,7 @@ class BotItemInline(FollowsParent, admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
+class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     """Recurring bots: a schedule and a content source per bot. Everyone in
     the workspace sees them; admins and owners make and change them."""
 
@@ -161,9 +135,16 @@ class BotAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
         return super().get_queryset(request).select_related("account", "periodic_task")
 
+    def has_change_permission(self, request: HttpRequest, obj: Bot | None = None) -> bool:
+        # An unlinked account's bots are its kept record: read-only.
+        if obj is not None and obj.account.status == XAccount.Status.DISCONNECTED:
+            return False
+        return super().has_change_permission(request, obj)
+
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         if db_field.name == "account":
-            kwargs["queryset"] = access.accounts(request.user, verb=access.MANAGE)
+            kwargs["queryset"] = access.accounts(request.user, verb=access.MANAGE).exclude(
+                status=XAccount.Status.DISCONNECTED)
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
             field.label_from_instance = lambda account: f"@{account.username}"
             return field
@@ -235,14 +216,14 @@ class BotAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
         return format_html('<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">'
                            "View on X ↗</a>", post.x_post_url)
 
-    @admin.action(description="Run now (make the next post at once)")
+    @admin.action(description="Run now (make the next post at once)", permissions=["manage"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
             result = recurring.run_bot(bot_id=bot.pk, manual=True)
             level = messages.SUCCESS if result.outcome == BotRun.Outcome.POSTED else messages.WARNING
             self.message_user(request, result.message, level)
 
-    @admin.action(description="Enable")
+    @admin.action(description="Enable", permissions=["manage"])
     def enable_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
             try:
@@ -252,7 +233,7 @@ class BotAdmin(CheckedSelection, PolicyAdmin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"“{bot.name}” is enabled.", messages.SUCCESS)
 
-    @admin.action(description="Disable")
+    @admin.action(description="Disable", permissions=["manage"])
     def disable_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
             recurring.bot_disable(bot=bot)
@@ -304,7 +285,7 @@ class PostingSlotInline(FollowsParent, admin.TabularInline):
 @admin.action(description="Add to queue (next free posting slot)", permissions=["write"])
 def add_to_queue(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Post]) -> None:
     """The Post admin's action: each selected post, oldest first, into its account's next free slot."""
-    for post in queryset.select_related("account__owner").order_by("created_at", "pk"):
+    for post in queryset.select_related("account__workspace").order_by("created_at", "pk"):
         try:
             at = slots.queue_add(post=post, by=request.user)
         except slots.QueueError as error:
@@ -335,7 +316,9 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
     search_fields = ("username",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostingQueue]:
-        return super().get_queryset(request).select_related("owner").prefetch_related("posting_slots")
+        # An unlinked account has no queue: nothing goes out for it.
+        return super().get_queryset(request).exclude(status=XAccount.Status.DISCONNECTED).select_related(
+            "workspace").prefetch_related("posting_slots")
 
     @admin.display(description="account", ordering="username")
     def handle(self, obj: XAccount) -> str:
@@ -343,7 +326,7 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
 
     @admin.display(description="time zone")
     def zone(self, obj: XAccount) -> str:
-        return f"{slots.account_zone(obj)} (the owner's, {obj.owner.username})"
+        return f"{slots.account_zone(obj)} (the workspace's)"
 
     @admin.display(description="how slots work")
     def slot_rules(self, obj: XAccount) -> str:
