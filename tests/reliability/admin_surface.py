@@ -1,6 +1,9 @@
-"""The admin surface as a browser finds it, for the fuzz test: every URL the
-project routes, filled in with the objects there are, and on each page the
-query parameters its links and GET forms use and the POST forms it shows.
+"""The admin surface as a browser finds it, for the admin fuzz and the
+workspace isolation test: every URL the project routes, filled in with the
+objects there are, and on each page the query parameters its links and GET
+forms use and the POST forms it shows; and what both tests do with a page
+the same way: send a form as shown, attach a file, read an answer and its
+messages, explain a 500, print a line in the test run's output.
 
 Nothing here knows the project's pages by name: the routes come from the URL
 resolver and the admin's registry, the parameters and forms from the HTML the
@@ -9,16 +12,21 @@ pages render. A page or form added later is fuzzed without a change here.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
+import pytest
 from django.contrib import admin
 from django.contrib.admin.views import main as changelist_vars
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
@@ -253,3 +261,101 @@ def read_page(path: str, html: str) -> Reading:
 
 def without_query(url: str) -> str:
     return urlsplit(url).path
+
+
+def submitted(form: Form, *, first_button: bool = False) -> dict[str, str | list[str]]:
+    """What a browser sends for the form as shown, with its first button
+    pressed or (the fuzz, which picks one itself) none: a name given more
+    than once (the rows an action's confirmation lists, boxes of one name
+    ticked) as a list of its values."""
+    data: dict[str, str | list[str]] = {}
+    for f in form.fields:
+        if f.kind == "file" or f.value is None:
+            continue
+        if f.name in data:
+            earlier = data[f.name]
+            data[f.name] = [*earlier, f.value] if isinstance(earlier, list) else [earlier, f.value]
+        else:
+            data[f.name] = f.value
+    if first_button and form.buttons:
+        name, value = form.buttons[0]
+        data[name] = value
+    return data
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to attach, made afresh for each request (a request reads it up)."""
+
+    name: str
+    content: bytes
+    content_type: str
+
+    def file(self) -> SimpleUploadedFile:
+        return SimpleUploadedFile(self.name, self.content, content_type=self.content_type)
+
+    def __repr__(self) -> str:
+        return f"Upload({self.name[:60]!r}, {len(self.content)} bytes, {self.content_type!r})"
+
+
+# --- what an answer says --------------------------------------------------------------------
+
+
+def read_body(response: HttpResponse) -> str:
+    """The page as text; a stream read to its end (its errors, written after
+    the view returned, come out here)."""
+    if isinstance(response, StreamingHttpResponse):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+def messages_of(response: HttpResponse) -> list[tuple[int, str]]:
+    """The messages the request added, as (level, text): still queued (a
+    redirect carries them), or already shown on the page it answered with."""
+    storage = getattr(getattr(response, "wsgi_request", None), "_messages", None)
+    if storage is None:
+        return []
+    shown = storage._loaded_messages if storage.used else []
+    return [(m.level, str(m.message)) for m in [*shown, *storage._queued_messages]]
+
+
+def explain(error: BaseException) -> str:
+    """The exception a 500 started from, and where in the code it was raised."""
+    chain = [error]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    root = chain[-1]
+    frames = "".join(traceback.format_list(traceback.extract_tb(root.__traceback__)[-4:]))
+    then = f" (then {type(error).__name__}: {error})" if root is not error else ""
+    return f"{type(root).__name__}: {str(root)[:300]}{then}\n{frames}"
+
+
+# --- the test run ---------------------------------------------------------------------------
+
+
+def quiet_loggers() -> Callable[[], None]:
+    """Django logs every 4xx and 500 with its traceback; the tests make
+    thousands and report the 500s themselves. Returns what puts the levels back."""
+    loggers = [logging.getLogger(name) for name in ("django.request", "django.security")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+
+    def restore() -> None:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+    return restore
+
+
+def tell(request: pytest.FixtureRequest, label: str, line: str) -> None:
+    """A line in the test run's output, also when output is captured, and
+    among the test's user properties (under ``label``) for reports."""
+    request.node.user_properties.append((label, line))
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"\n{line}")

@@ -29,9 +29,11 @@ The test runs in three passes:
 
 1. the crawl: every page, as each person;
 2. the sweep, fixed: every parameter a page's links or GET forms use, and
-   every field of every form, meets every boundary value below (Django's
-   other changelist parameters a few of them); every form is also sent as
-   shown, by the person it was shown to and by the other one;
+   every field of every form, meets boundary values below, a different few
+   each (ADMIN_FUZZ_SWEEP_VALUES, 6 by default; every one of the 26 with 26),
+   taken in turn so that the sweep as a whole sends each of them; Django's
+   other changelist parameters meet two; every form is also sent as shown, by
+   the person it was shown to and by the other one;
 3. Hypothesis draws requests: a page with some of its parameters, a form with
    some fields changed, dropped, repeated (a list where one value is
    expected) or given a file, with extra rows of thread parts, media, queue
@@ -49,6 +51,7 @@ a replay of a run with its seed (run this file alone: the ids the requests
 carry depend on what ran before):
 
     ADMIN_FUZZ_EXAMPLES=5000 pytest tests/reliability/test_admin_fuzz.py -q
+    ADMIN_FUZZ_SWEEP_VALUES=26 pytest tests/reliability/test_admin_fuzz.py -q   # the whole sweep
     ADMIN_FUZZ_SEED=1234 pytest tests/reliability/test_admin_fuzz.py -q
 
 A failure of the crawl or the sweep lists every bad answer; one of Hypothesis
@@ -59,11 +62,9 @@ exception it started from and where.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import random
 import re
-import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.db.models import F, Model
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -92,8 +93,10 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, Invitation, LinkAttempt, Membership, User, Workspace, XAccount
 from botplatform.schedules import install_schedules
-from bots import recurring, services, slots
 from bots.models import AccountBudget, Bot, BotItem, BotRun, ImportJob, Post, PostingSlot, PostMedia
+from bots.planning import slots
+from bots.posting import services
+from bots.recurring import services as recurring
 from tests.bots.conftest import link_with_minted_tokens
 from tests.bots.csv_support import HEADER
 from tests.sandbox.xapi import gif, mint_tokens, mp4, png
@@ -103,13 +106,22 @@ from .admin_surface import (
     Field,
     Form,
     Route,
+    Upload,
+    explain,
+    messages_of,
     project_routes,
+    quiet_loggers,
+    read_body,
     read_page,
     route_values,
+    submitted,
+    tell,
     without_query,
 )
 
 EXAMPLES = int(os.environ.get("ADMIN_FUZZ_EXAMPLES", "300"))
+# How many boundary values each parameter and each form field meets in the sweep.
+SWEEP_VALUES = int(os.environ.get("ADMIN_FUZZ_SWEEP_VALUES", "6"))
 SEED = int(os.environ.get("ADMIN_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 
 # What only Alice's (or only Bob's) data says: in texts, names, file names and
@@ -186,21 +198,6 @@ row_counts = st.one_of(st.integers(min_value=-5, max_value=60).map(str),
                        st.sampled_from(("", "x", "١٢", "²", "1e3", "NaN", "\x00", " 3")))
 # Names a form never has; a browser percent-encodes quotes and line breaks in names.
 KEYS = st.text(st.characters(exclude_categories=("Cs",), exclude_characters='"\r\n\x00'), min_size=1, max_size=20)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file to attach, made afresh for each request (a request reads it up)."""
-
-    name: str
-    content: bytes
-    content_type: str
-
-    def file(self) -> SimpleUploadedFile:
-        return SimpleUploadedFile(self.name, self.content, content_type=self.content_type)
-
-    def __repr__(self) -> str:
-        return f"Upload({self.name[:60]!r}, {len(self.content)} bytes, {self.content_type!r})"
 
 
 def csv_of(rows: list[list[str]], header: tuple[str, ...] = HEADER) -> bytes:
@@ -483,18 +480,11 @@ class Raised(Exception):
 
 
 def _read(response: HttpResponse) -> str:
-    if not isinstance(response, StreamingHttpResponse):
-        return response.content.decode("utf-8", "replace")
     try:
         # A stream is written after the view returned: its errors come out here.
-        return b"".join(response.streaming_content).decode("utf-8", "replace")
+        return read_body(response)
     except Exception as error:
         raise Raised(error) from error
-
-
-def _messages(response: HttpResponse) -> list[tuple[int, str]]:
-    storage = getattr(response.wsgi_request, "_messages", None)
-    return [(m.level, str(m.message)) for m in getattr(storage, "_queued_messages", [])]
 
 
 def refused(call: Call, status: int, body: str, messages: list[tuple[int, str]]) -> str:
@@ -589,7 +579,7 @@ class Fuzz:
         if MARKS[other] in body.lower() and MARKS[other] not in repr(call).lower():
             at = body.lower().index(MARKS[other])
             answer.problems.append(f"shows {other}'s data: …{body[max(0, at - 120):at + 60]}…")
-        why = answer.refused = refused(call, response.status_code, body, _messages(response))
+        why = answer.refused = refused(call, response.status_code, body, messages_of(response))
         if before is None:
             written = +(writes() - written_before)
             if written and call.method == "GET" and call.what not in CALLBACKS:
@@ -617,17 +607,6 @@ def _failed(call: Call, what: str, response: HttpResponse) -> Answer:
     exc_info = getattr(response, "exc_info", None)
     where = explain(exc_info[1]) if exc_info else response.content[:2000].decode("utf-8", "replace")
     return Answer(call, response.status_code, "", [f"{what}: {where}"])
-
-
-def explain(error: BaseException) -> str:
-    """The exception a 500 started from, and where in the code it was raised."""
-    chain = [error]
-    while chain[-1].__cause__ or chain[-1].__context__:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)
-    root = chain[-1]
-    frames = "".join(traceback.format_list(traceback.extract_tb(root.__traceback__)[-4:]))
-    then = f" (then {type(error).__name__}: {error})" if root is not error else ""
-    return f"{type(root).__name__}: {str(root)[:300]}{then}\n{frames}"
 
 
 # --- the surface ----------------------------------------------------------------------------
@@ -704,11 +683,6 @@ def shape_of(form: Form) -> Shape:
             tuple(sorted({NUMBERS.sub("N", f.name) for f in form.fields})))
 
 
-def submitted(form: Form) -> dict[str, Value]:
-    """What a browser sends for the form untouched (without a button)."""
-    return {f.name: f.value for f in form.fields if f.kind != "file" and f.value is not None}
-
-
 def form_label(form: Form) -> str:
     return f"form → {NUMBERS.sub('N', without_query(form.action))}"
 
@@ -726,19 +700,20 @@ def with_buttons(data: dict[str, Value], button: tuple[str, str] | None) -> tupl
 
 def sweep(fuzz: Fuzz, surface: Surface) -> None:
     """Every parameter a page's links or GET forms use, and every field of
-    every form, meets every boundary value; Django's other changelist
-    parameters meet a few. Every form is also sent as shown, by the person it
-    was shown to and by the other one. A form both people were shown meets
-    the values once."""
+    every form, meets SWEEP_VALUES boundary values, the next ones in turn each
+    time, so the sweep sends every value; Django's other changelist parameters
+    meet two. Every form is also sent as shown, by the person it was shown to
+    and by the other one. A form both people were shown meets the values once."""
     turn = 0
+    per_field = min(SWEEP_VALUES, len(BOUNDARY))
     for route, path in surface.pages:
         if path not in surface.open:
             continue
         shown = surface.params.get(path, set())
         for name in surface.params_of(route, path):
-            values = BOUNDARY if name in shown else [BOUNDARY[(turn + k) % len(BOUNDARY)] for k in range(2)]
-            for value in values:
+            for _ in range(per_field if name in shown else 2):
                 turn += 1
+                value = BOUNDARY[turn % len(BOUNDARY)]
                 fuzz.run(Call(tuple(MARKS)[turn % 2], "GET", path, route_label(route), query=((name, value),)))
     valued: set[Shape] = set()
     for finder, form in surface.forms:
@@ -751,12 +726,13 @@ def sweep(fuzz: Fuzz, surface: Surface) -> None:
             continue
         valued.add(shape_of(form))
         fields = [f for f in form.fields if f.kind != "hidden"]
-        for k in range(len(BOUNDARY) if fields else 0):
+        for _ in range(per_field if fields else 0):
+            turn += 1
             data = dict(base)
-            # Each field its own value, so each meets every value once.
+            # Each field its own value, the next ones in turn.
             for n, f in enumerate(fields):
-                data[f.name] = UPLOADS[(k + n) % len(UPLOADS)] if f.kind == "file" else BOUNDARY[
-                    (k + n) % len(BOUNDARY)]
+                data[f.name] = UPLOADS[(turn + n) % len(UPLOADS)] if f.kind == "file" else BOUNDARY[
+                    (turn + n) % len(BOUNDARY)]
             fuzz.run(Call(finder, "POST", form.action, label, data=with_buttons(data, button)))
         # And each field alone, the rest as shown, so its value reaches the
         # checks of the whole form.
@@ -881,13 +857,9 @@ def templates_of(form: Form) -> dict[str, list[Field]]:
 def quiet() -> Iterator[None]:
     """Django logs every 4xx and 500 with its traceback; the fuzz makes
     thousands and reports the 500s itself."""
-    loggers = [logging.getLogger(name) for name in ("django.request", "django.security")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
+    restore = quiet_loggers()
     yield
-    for logger, level in zip(loggers, levels):
-        logger.setLevel(level)
+    restore()
 
 
 @pytest.fixture
@@ -897,18 +869,6 @@ def fuzz(db, sandbox, redis_url, settings, tmp_path, quiet) -> Fuzz:
     # would spend the fuzz's minutes there.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return Fuzz(build_world(sandbox))
-
-
-def tell(request: pytest.FixtureRequest, line: str) -> None:
-    """A line in the test run's output, also when output is captured."""
-    request.node.user_properties.append(("admin fuzz", line))
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(f"\n{line}")
 
 
 def bad_answers(fuzz: Fuzz, shown: int = 40) -> str:
@@ -946,11 +906,12 @@ def test_no_input_answers_500_leaks_or_changes_what_it_refuses(fuzz: Fuzz, reque
     surface = crawl(fuzz)
     sweep(fuzz, surface)
     swept = sum(fuzz.counts.values())
-    tell(request, f"admin fuzz: {len(surface.routes)} routes, {len(surface.pages)} pages, "
-                  f"{sum(len(surface.params_of(*page)) for page in surface.pages)} page parameters, "
-                  f"{len(surface.forms)} forms; the sweep made {swept} requests in {monotonic() - started:.0f} s; "
-                  f"seed {SEED}, {EXAMPLES} examples (ADMIN_FUZZ_SEED, ADMIN_FUZZ_EXAMPLES); slowest: "
-                  + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in fuzz.seconds.most_common(3)))
+    tell(request, "admin fuzz",
+         f"admin fuzz: {len(surface.routes)} routes, {len(surface.pages)} pages, "
+         f"{sum(len(surface.params_of(*page)) for page in surface.pages)} page parameters, "
+         f"{len(surface.forms)} forms; the sweep made {swept} requests in {monotonic() - started:.0f} s; "
+         f"seed {SEED}, {EXAMPLES} examples (ADMIN_FUZZ_SEED, ADMIN_FUZZ_EXAMPLES); slowest: "
+         + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in fuzz.seconds.most_common(3)))
     assert not fuzz.failures, bad_answers(fuzz)
     names = {name for _, form in surface.forms for name in [*(f.name for f in form.fields),
                                                              *(name for name, _ in form.buttons)]}
@@ -976,5 +937,6 @@ def test_no_input_answers_500_leaks_or_changes_what_it_refuses(fuzz: Fuzz, reque
 
     started = monotonic()
     answers_well()
-    tell(request, f"admin fuzz: {sum(fuzz.counts.values()) - swept} random requests in "
-                  f"{monotonic() - started:.0f} s, seed {SEED}")
+    tell(request, "admin fuzz",
+         f"admin fuzz: {sum(fuzz.counts.values()) - swept} random requests in {monotonic() - started:.0f} s, "
+         f"seed {SEED}")

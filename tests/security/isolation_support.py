@@ -12,8 +12,6 @@ carries A's mark, so a page that shows anything of A shows the mark.
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,8 +32,8 @@ from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import BooleanField, Model, QuerySet
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -52,10 +50,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import audit
 from accounts import services as accounts_services
 from accounts.models import AuditEvent, Invitation, LinkAttempt, Membership, User, Workspace, XAccount
-from bots import recurring, services, slots
 from bots.models import AccountBudget, Bot, BotItem, BotRun, ImportJob, Post, PostingSlot, PostMedia
+from bots.planning import slots
+from bots.posting import services
+from bots.recurring import services as recurring
 from tests.bots.conftest import link_with_minted_tokens
 from tests.people import staff
+from tests.reliability.admin_surface import Upload, explain, messages_of, read_body
 from tests.sandbox.xapi import png
 
 # The marks: every string of A carries A's, every string of B carries B's.
@@ -291,6 +292,39 @@ def rows_of(model: type[Model], workspace: Workspace) -> QuerySet:
         "(how its rows reach a workspace) or to SHARED (rows of the whole platform).")
 
 
+def of_each_kind(rows: QuerySet) -> QuerySet:
+    """The first of ``rows`` (by pk) of each kind (``row_kind``): another row
+    of a kind already there gives the same page of another id."""
+    firsts: dict[tuple, Any] = {}
+    for row in rows:
+        firsts.setdefault(row_kind(row), row.pk)
+    return rows.filter(pk__in=firsts.values())
+
+
+def row_kind(row: Model) -> tuple:
+    """What of a row may shape its pages, read from the row (never from the
+    admin): the value of each of its fields with choices and of each flag;
+    whether each optional field is set; the status of each row it points to
+    (a post's account, disconnected or not; a part's thread), not its other
+    settings (an account's way of signing in is a kind of account, not of
+    post); and which kinds of rows point to it (a thread's parts, a post's
+    media)."""
+    kind: list[tuple[str, Any]] = []
+    for f in row._meta.concrete_fields:
+        value = getattr(row, f.attname)
+        if f.is_relation:
+            kind.append((f.name, None if value is None else getattr(getattr(row, f.name), "status", "set")))
+        elif f.choices or isinstance(f, BooleanField):
+            kind.append((f.name, value))
+        elif f.null or f.blank:
+            kind.append((f.name, value in (None, "", [], {})))
+    for rel in row._meta.related_objects:
+        if not rel.many_to_many:
+            kind.append((rel.get_accessor_name(),
+                         rel.related_model._base_manager.filter(**{rel.field.name: row}).exists()))
+    return tuple(kind)
+
+
 def is_owned(model: type[Model]) -> bool:
     return model._meta.concrete_model in OWNED_BY_WORKSPACE
 
@@ -516,9 +550,9 @@ class Probe:
         rows_before = table_rows(self.tables) if detail or written is None else {}
         response = self._send(client, call)
         answer.status = response.status_code
-        answer.messages = _messages(response)
+        answer.messages = messages_of(response)
         try:
-            answer.body = _read(response)
+            answer.body = read_body(response)
         except Exception as error:  # a stream that breaks while it is read
             answer.status = 500
             answer.problems.append(f"the answer broke while being read: {explain(error)}")
@@ -547,7 +581,7 @@ class Probe:
             answer.landed = " ".join(text for _, text in answer.messages)
             return
         landed = client.get(location)
-        answer.landed = _read(landed)
+        answer.landed = read_body(landed)
         if landed.status_code >= 500:
             answer.problems.append(f"its redirect to {location} answered {landed.status_code}: {_origin(landed)}")
         self.landed.add(key)
@@ -572,15 +606,7 @@ class Probe:
 
 def _fresh(data: dict[str, Any]) -> dict[str, Any]:
     """Uploads are read by a request: each request gets its own."""
-    return {name: SimpleUploadedFile(value.name, value.content, value.content_type) if isinstance(value, Upload)
-            else value for name, value in data.items()}
-
-
-@dataclass(frozen=True)
-class Upload:
-    name: str
-    content: bytes
-    content_type: str = "text/csv"
+    return {name: value.file() if isinstance(value, Upload) else value for name, value in data.items()}
 
 
 def _without(text: str, echoes: list[str]) -> str:
@@ -589,46 +615,6 @@ def _without(text: str, echoes: list[str]) -> str:
     return text
 
 
-def _read(response: HttpResponse) -> str:
-    if isinstance(response, StreamingHttpResponse):
-        return b"".join(response.streaming_content).decode("utf-8", "replace")
-    return response.content.decode("utf-8", "replace")
-
-
-def _messages(response: HttpResponse) -> list[tuple[int, str]]:
-    """The messages the request added: still queued (a redirect carries
-    them), or already shown on the page it answered with."""
-    storage = getattr(getattr(response, "wsgi_request", None), "_messages", None)
-    if storage is None:
-        return []
-    shown = storage._loaded_messages if storage.used else []
-    return [(m.level, str(m.message)) for m in [*shown, *storage._queued_messages]]
-
-
 def _origin(response: HttpResponse) -> str:
     exc_info = getattr(response, "exc_info", None)
     return explain(exc_info[1]) if exc_info else response.content[:500].decode("utf-8", "replace")
-
-
-def explain(error: BaseException) -> str:
-    """The exception a 500 started from, and where in the code it was raised."""
-    chain = [error]
-    while chain[-1].__cause__ or chain[-1].__context__:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)
-    root = chain[-1]
-    frames = "".join(traceback.format_list(traceback.extract_tb(root.__traceback__)[-4:]))
-    return f"{type(root).__name__}: {str(root)[:300]}\n{frames}"
-
-
-def quiet_loggers() -> Callable[[], None]:
-    """Django logs every 4xx and 500; the test reports them itself."""
-    loggers = [logging.getLogger(name) for name in ("django.request", "django.security")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-
-    def restore() -> None:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-    return restore

@@ -4,10 +4,12 @@ touch anything of another, over every URL and every admin action.
 The table is found, not listed: every route of the URL configuration that
 takes an id (the admins' change, delete and history pages and their own
 pages: the queue, import progress; view-on-site; uploaded files; the
-invitation link) is filled in with each of workspace A's rows of its model,
-and every action of every registered ModelAdmin is posted on its list with
-A's rows selected (and, where the action asks first, with the confirmation
-its page sends). A route or admin added later is walked without a change
+invitation link) is filled in with workspace A's rows of its model, one of
+each kind (``isolation_support.row_kind``: another status, a thread part, a
+disconnected account's post; another row of a kind already there is the
+same page of another id), and every action of every registered ModelAdmin
+is posted on its list with A's rows selected (and, where the action asks
+first, with the confirmation its page sends). A route or admin added later is walked without a change
 here; one whose rows the test cannot place in a workspace stops the test
 until ``isolation_support.OWNED_BY_WORKSPACE`` (or ``SHARED``) says how.
 
@@ -31,11 +33,18 @@ themselves are shown to see a leak and a change.
 
 Controls keep a broken discovery from passing: the superuser opens A's pages
 and sends the same forms and actions, which do change things; B's people see
-B's data on the same lists; and the counts must reach a floor.
+B's data on the same lists; the rows tried cover every status of A's posts
+and accounts; and the counts must reach a floor.
+
+The table with every one of A's rows, not one of each kind (the repeated
+ones too: the queued posts, the budgets, the access log's rows):
+
+    ISOLATION_ALL_ROWS=1 pytest tests/security/test_workspace_isolation.py -q
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -48,17 +57,26 @@ from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import FileField, ForeignKey, Model
+from django.db.models import FileField, ForeignKey, Model, QuerySet
 from django.test import RequestFactory, override_settings
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, User, Workspace, XAccount
-from bots import tasks
 from bots.models import Bot, ImportJob, Post, PostMedia
+from bots.planning import tasks
 from tests.bots.csv_support import HEADER, csv_bytes
 from tests.conftest import TEST_CALLBACKS, register_callbacks
-from tests.reliability.admin_surface import Form, Route, project_routes, read_page, without_query
+from tests.reliability.admin_surface import (
+    Route,
+    Upload,
+    project_routes,
+    quiet_loggers,
+    read_page,
+    submitted,
+    tell,
+    without_query,
+)
 
 from .isolation_support import (
     MARK_A,
@@ -69,16 +87,18 @@ from .isolation_support import (
     Answer,
     Call,
     Probe,
-    Upload,
     World,
     build_world,
     is_owned,
-    quiet_loggers,
+    of_each_kind,
     rows_of,
 )
 
 # The module's world is in the test database, and each test in a savepoint of it.
 pytestmark = pytest.mark.django_db
+
+# The id-taking URLs with every one of A's rows, not one of each kind.
+ALL_ROWS = os.environ.get("ISOLATION_ALL_ROWS", "") not in ("", "0")
 
 # The health check: no one's data.
 SKIPPED_ROUTES = ("healthz",)
@@ -86,7 +106,8 @@ SKIPPED_ROUTES = ("healthz",)
 FALLBACK_POST = {"post": "yes"}
 # Floors: fewer means the discovery broke, not that the site got safer.
 MIN_ID_ROUTES = 60
-MIN_ID_PATHS = 150
+# URLs with one row of each kind (210 today; 263 with ISOLATION_ALL_ROWS=1).
+MIN_ID_PATHS = 120
 MIN_ACTIONS = 15
 # Field names that hold a row's id, and the model whose rows they name.
 REFERENCES: dict[str, type[Model]] = {
@@ -122,17 +143,6 @@ def probe(world) -> Probe:
     return Probe(world)
 
 
-def tell(request: pytest.FixtureRequest, line: str) -> None:
-    """A line in the test run's output, also when output is captured."""
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(f"\n{line}")
-
-
 def failures(probe: Probe, shown: int = 30) -> str:
     more = len(probe.failures) - shown
     return (f"{len(probe.failures)} requests reached across workspaces or broke:\n\n"
@@ -165,10 +175,12 @@ def label(route: Route) -> str:
     return route.name or route.route
 
 
-def paths_for(route: Route, workspace: Workspace, *, limit: int | None = None) -> list[str]:
+def paths_for(route: Route, workspace: Workspace, *, limit: int | None = None, each_kind: bool = False,
+              ) -> list[str]:
     """The route filled in with the workspace's rows of its model: every
-    row (or the first ``limit``); for view-on-site, the first row of each
-    kind the workspace has; for the invitation link, its invitations' tokens."""
+    row, or the first ``limit``, or (``each_kind``) the first of each kind;
+    for view-on-site, the first row of each model the workspace has; for the
+    invitation link, its invitations' tokens; for files, the stored files."""
     names = set(route.placeholders)
     if names == {"content_type_id", "object_id"}:
         paths = []
@@ -179,42 +191,28 @@ def paths_for(route: Route, workspace: Workspace, *, limit: int | None = None) -
                 paths.append(route.fill(content_type_id=str(kind.pk), object_id=str(first.pk)))
         return paths[:limit]
     if names == {"token"}:
-        tokens = rows_of(Invitation, workspace).values_list("token", flat=True)
+        invitations = rows_of(Invitation, workspace)
+        tokens = (of_each_kind(invitations) if each_kind else invitations).values_list("token", flat=True)
         return [route.fill(token=token) for token in tokens[:limit]]
     if route.model is None and len(names) == 1 and names <= {"name", "path"}:
         # A file's route: the workspace's stored files (media, imports).
         (name,) = names
-        return [route.fill(**{name: stored}) for stored in files_of(workspace)[:limit]]
+        return [route.fill(**{name: stored}) for stored in files_of(workspace, each_kind=each_kind)[:limit]]
     if len(names) == 1 and route.model is not None:
         (name,) = names
-        pks = rows_of(route.model, workspace).values_list("pk", flat=True)
+        rows = rows_of(route.model, workspace)
+        pks = (of_each_kind(rows) if each_kind else rows).values_list("pk", flat=True)
         return [route.fill(**{name: str(pk)}) for pk in list(pks)[:limit]]
     raise AssertionError(f"The isolation test does not know what to put in {route.route!r} ({route.name}): "
                          "teach paths_for which rows it names.")
 
 
-def files_of(workspace: Workspace) -> list[str]:
-    """The names of the workspace's stored files, of every model with a file field."""
+def files_of(workspace: Workspace, *, each_kind: bool = False) -> list[str]:
+    """The names of the workspace's stored files, of every model with a file
+    field (``each_kind``: those of its first row of each kind)."""
     return [stored for model in OWNED_BY_WORKSPACE for f in model._meta.concrete_fields if isinstance(f, FileField)
-            for stored in rows_of(model, workspace).values_list(f.name, flat=True) if stored]
-
-
-def submitted(form: Form) -> dict[str, str | list[str]]:
-    """What a browser sends for the form as shown, with its first button: a
-    name given more than once (the rows an action's confirmation lists) as a list."""
-    data: dict[str, str | list[str]] = {}
-    for f in form.fields:
-        if f.kind == "file" or f.value is None:
-            continue
-        if f.name in data:
-            earlier = data[f.name]
-            data[f.name] = [*earlier, f.value] if isinstance(earlier, list) else [earlier, f.value]
-        else:
-            data[f.name] = f.value
-    if form.buttons:
-        name, value = form.buttons[0]
-        data[name] = value
-    return data
+            for stored in (of_each_kind(rows_of(model, workspace)) if each_kind else rows_of(model, workspace))
+            .values_list(f.name, flat=True) if stored]
 
 
 def shape(data: dict) -> tuple[str, ...]:
@@ -237,7 +235,7 @@ def forms_shown(probe: Probe, role: str, pages: dict[Route, list[str]]) -> tuple
             forms = [form for form in read_page(path, answer.body).forms
                      if without_query(form.action) in wanted] if answer.status == 200 else []
             for form in forms:
-                data = submitted(form)
+                data = submitted(form, first_button=True)
                 found.setdefault(without_query(form.action), {}).setdefault(shape(data), data)
             if n == 0 and not forms:
                 break
@@ -253,6 +251,13 @@ def echo_of(route: Route, path: str) -> tuple[str, ...]:
     return ()
 
 
+def tried(pages: dict[Route, list[str]], name: str) -> QuerySet:
+    """The rows whose pages of the route named ``name`` the table tries."""
+    route = next(route for route in pages if label(route) == name)
+    (key,) = route.placeholders
+    return route.model._default_manager.filter(pk__in=[resolve(path).kwargs[key] for path in pages[route]])
+
+
 # --- the table: every id-taking URL ---------------------------------------------------------
 
 
@@ -260,7 +265,7 @@ def test_every_id_taking_url_refuses_every_role_of_another_workspace(world: Worl
                                                                      request: pytest.FixtureRequest):
     started = monotonic()
     routes = id_routes()
-    pages = {route: paths_for(route, world.a.workspace) for route in routes}
+    pages = {route: paths_for(route, world.a.workspace, each_kind=not ALL_ROWS) for route in routes}
     probe.judged = {path for paths in pages.values() for path in paths}
     forms, opened = forms_shown(probe, "root", pages)
 
@@ -287,12 +292,15 @@ def test_every_id_taking_url_refuses_every_role_of_another_workspace(world: Worl
                     controls[label(route)] += 1
 
     with_rows = [route for route, paths in pages.items() if paths]
-    tell(request, f"workspace isolation, id-taking URLs: {len(routes)} routes ({len(with_rows)} with rows of "
-                  f"workspace A), {len(done)} URLs × {len(ROLES)} roles × GET and POST "
-                  f"({sum(probe.counts.values())} requests, {posts} POSTs; {sum(len(f) for f in forms.values())} "
-                  f"forms taken from the superuser's pages, {len(opened)} of A's pages opened by the superuser); "
-                  f"answers: {kinds(probe)}; the superuser's same POSTs changed data on {len(controls)} routes; "
-                  f"{monotonic() - started:.0f} s; slowest: {slowest(probe)}")
+    every_row = len({path for route in routes for path in paths_for(route, world.a.workspace)})
+    trimmed = "every row" if ALL_ROWS else f"one row of each kind; {every_row} with every row, ISOLATION_ALL_ROWS=1"
+    tell(request, "workspace isolation",
+         f"workspace isolation, id-taking URLs: {len(routes)} routes ({len(with_rows)} with rows of "
+         f"workspace A), {len(done)} URLs ({trimmed}) × {len(ROLES)} roles × GET and POST "
+         f"({sum(probe.counts.values())} requests, {posts} POSTs; {sum(len(f) for f in forms.values())} "
+         f"forms taken from the superuser's pages, {len(opened)} of A's pages opened by the superuser); "
+         f"answers: {kinds(probe)}; the superuser's same POSTs changed data on {len(controls)} routes; "
+         f"{monotonic() - started:.0f} s; slowest: {slowest(probe)}")
 
     assert not probe.failures, failures(probe)
     assert len(routes) >= MIN_ID_ROUTES, [label(route) for route in routes]
@@ -303,8 +311,17 @@ def test_every_id_taking_url_refuses_every_role_of_another_workspace(world: Worl
     assert {"admin:bots_post_change", "admin:bots_post_delete", "admin:bots_postingqueue_queue",
             "admin:bots_importjob_progress", "admin:accounts_xaccount_change", "admin:view_on_site",
             "accounts:invitation", "media"} <= names, sorted(names)
-    assert {reverse("admin:bots_post_change", args=[post.pk]) for post in Post.objects.filter(
-        account__workspace=world.a.workspace, parent=None)} <= opened
+    # Kinds, not rows, were trimmed: the posts tried are in every status A's
+    # posts are, with a thread, a part of it and a poll; the accounts tried
+    # in every status A's accounts are. The superuser opens each post tried.
+    posts_tried, accounts_tried = tried(pages, "admin:bots_post_change"), tried(pages, "admin:accounts_xaccount_change")
+    a_posts = Post.objects.filter(account__workspace=world.a.workspace)
+    a_accounts = XAccount.objects.filter(workspace=world.a.workspace)
+    assert set(posts_tried.values_list("status", flat=True)) == set(a_posts.values_list("status", flat=True))
+    assert all(posts.exists() for posts in (posts_tried.exclude(parts=None), posts_tried.exclude(parent=None),
+                                            posts_tried.exclude(poll_options=[]))), list(posts_tried)
+    assert set(accounts_tried.values_list("status", flat=True)) == set(a_accounts.values_list("status", flat=True))
+    assert {reverse("admin:bots_post_change", args=[post.pk]) for post in posts_tried.filter(parent=None)} <= opened
     assert {"admin:bots_post_change", "admin:bots_post_delete", "admin:bots_bot_change",
             "admin:bots_bot_delete", "admin:bots_postingqueue_move"} <= set(controls), controls
 
@@ -329,7 +346,7 @@ def confirmation(probe: Probe, changelist: str, answer: Answer) -> dict | None:
         return None
     for form in read_page(changelist, answer.body).forms:
         if without_query(form.action) == changelist and any(f.name == "action" for f in form.fields):
-            data = submitted(form)
+            data = submitted(form, first_button=True)
             for f in form.fields:
                 if f.kind in ("text", "textarea") and not data.get(f.name):
                     data[f.name] = "Not for this account."
@@ -371,12 +388,13 @@ def test_every_admin_action_refuses_another_workspaces_rows(world: World, probe:
             for body in bodies:
                 probe.run(Call(role, "POST", changelist, what, data=body))
 
-    tell(request, f"workspace isolation, admin actions: {len(actions)} actions of {len(admin.site._registry)} "
-                  f"ModelAdmins × {len(ROLES)} roles, {selected_rows} of workspace A's rows selected, the "
-                  f"confirmation pages' forms sent too ({', '.join(confirmed)}) ({sum(probe.counts.values())} "
-                  f"requests; no rows to select for {', '.join(skipped) or 'none'}); answers: {kinds(probe)}; the "
-                  f"superuser's same requests changed data for {', '.join(sorted(controls))}; "
-                  f"{monotonic() - started:.0f} s")
+    tell(request, "workspace isolation",
+         f"workspace isolation, admin actions: {len(actions)} actions of {len(admin.site._registry)} "
+         f"ModelAdmins × {len(ROLES)} roles, {selected_rows} of workspace A's rows selected, the "
+         f"confirmation pages' forms sent too ({', '.join(confirmed)}) ({sum(probe.counts.values())} "
+         f"requests; no rows to select for {', '.join(skipped) or 'none'}); answers: {kinds(probe)}; the "
+         f"superuser's same requests changed data for {', '.join(sorted(controls))}; "
+         f"{monotonic() - started:.0f} s")
 
     assert not probe.failures, failures(probe)
     assert len(actions) - len(skipped) >= MIN_ACTIONS, [what for *_, what in actions]
@@ -440,9 +458,10 @@ def test_lists_searches_dashboard_calendar_export_and_autocompletes_show_nothing
                 for role in ROLES:
                     probe.run(Call(role, "GET", reverse("admin:autocomplete"), "autocomplete", data=query))
 
-    tell(request, f"workspace isolation, lists: {len(lists)} lists (changelists, the dashboard on the index, "
-                  f"the calendar, the CSV export), {autocompletes} autocomplete fields × {len(ROLES)} roles "
-                  f"({sum(probe.counts.values())} requests); answers: {kinds(probe)}; {monotonic() - started:.0f} s")
+    tell(request, "workspace isolation",
+         f"workspace isolation, lists: {len(lists)} lists (changelists, the dashboard on the index, "
+         f"the calendar, the CSV export), {autocompletes} autocomplete fields × {len(ROLES)} roles "
+         f"({sum(probe.counts.values())} requests); answers: {kinds(probe)}; {monotonic() - started:.0f} s")
 
     assert not probe.failures, failures(probe)
     # The eyes see: the superuser's list shows A's posts, and each of B's
@@ -502,7 +521,7 @@ def test_forms_of_ones_own_pages_refuse_another_workspaces_ids(world: World, pro
         if answer.status != 200 or "<form" not in answer.body:
             continue
         for form in read_page(page, answer.body).forms:
-            data = submitted(form)
+            data = submitted(form, first_button=True)
             target = without_query(form.action)
             if target != reverse("admin:logout"):
                 forms.setdefault((re.sub(r"\d+", "N", target), shape(data)), (form.action, data))
@@ -522,9 +541,10 @@ def test_forms_of_ones_own_pages_refuse_another_workspaces_ids(world: World, pro
                                data={**data, name: str(first)}), strict=False)
             sent[kind] += 1
 
-    tell(request, f"workspace isolation, B's own forms: {len(forms)} forms shown to B's owner, sent by "
-                  f"{len(ROLES)} roles with one of A's ids in each field that names a row ({dict(sent)}; "
-                  f"{sum(probe.counts.values())} requests); answers: {kinds(probe)}; {monotonic() - started:.0f} s")
+    tell(request, "workspace isolation",
+         f"workspace isolation, B's own forms: {len(forms)} forms shown to B's owner, sent by "
+         f"{len(ROLES)} roles with one of A's ids in each field that names a row ({dict(sent)}; "
+         f"{sum(probe.counts.values())} requests); answers: {kinds(probe)}; {monotonic() - started:.0f} s")
 
     assert not probe.failures, failures(probe)
     assert {"account", "workspace", "post", "parts-N-id", "media-N-id", "items-N-id",
@@ -586,14 +606,15 @@ def test_the_csv_import_refuses_rows_naming_another_workspaces_accounts_or_files
             echo = handles if column == "account" else (rows[0][-1],)
             check = import_then_check(probe, person, len(rows), column, echo)
             call = Call(role, "POST", upload_page, f"CSV import naming A's {column}s", echo=echo,
-                        data={"file": Upload("posts.csv", content), "time_zone": "UTC"})
+                        data={"file": Upload("posts.csv", content, "text/csv"), "time_zone": "UTC"})
             if role == "viewer":
                 probe.run(call, strict=True)
             else:
                 probe.run(call, strict=False, then=check)
 
-    tell(request, f"workspace isolation, CSV import: {sum(probe.counts.values())} imports naming workspace A's "
-                  f"accounts or files; answers: {kinds(probe)}")
+    tell(request, "workspace isolation",
+         f"workspace isolation, CSV import: {sum(probe.counts.values())} imports naming workspace A's "
+         f"accounts or files; answers: {kinds(probe)}")
     assert not probe.failures, failures(probe)
     assert len(a_files) >= 3
 
