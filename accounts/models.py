@@ -241,6 +241,7 @@ class AuditEvent(models.Model):
         CANCELLED = "cancelled", "cancelled"
         RETRIED = "retried", "retried"
         PUBLISHED_NOW = "published_now", "published now"
+        RAN_NOW = "ran_now", "ran a bot now"
         CHANGED = "changed", "changed"
         BUDGET = "budget", "changed a budget"
         MEMBER_ADDED = "member_added", "added a member"

@@ -351,7 +351,7 @@ class AccountBudgetAdmin(PolicyAdmin, admin.ModelAdmin):
         return ScopedBudgetForm
 
     def save_model(self, request: HttpRequest, obj: AccountBudget, form: BudgetForm, change: bool) -> None:
-        saved = costs.budget_set(account=obj.account, amount=form.cleaned_data["monthly_budget_usd"])
+        saved = costs.budget_set(account=obj.account, amount=form.cleaned_data["monthly_budget_usd"], by=request.user)
         obj.pk = saved.pk
         obj.monthly_budget_usd = saved.monthly_budget_usd
 

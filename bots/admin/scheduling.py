@@ -156,14 +156,14 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
         return initial
 
     def save_model(self, request: HttpRequest, obj: Bot, form: BotForm, change: bool) -> None:
-        recurring.bot_save(bot=obj)
+        recurring.bot_save(bot=obj, by=request.user, changed=form.changed_data)
 
     def delete_model(self, request: HttpRequest, obj: Bot) -> None:
-        recurring.bot_delete(bot=obj)
+        recurring.bot_delete(bot=obj, by=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
-            recurring.bot_delete(bot=bot)
+            recurring.bot_delete(bot=bot, by=request.user)
 
     @admin.display(description="account", ordering="account__username")
     def handle(self, obj: Bot) -> str:
@@ -219,7 +219,7 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     @admin.action(description="Run now (make the next post at once)", permissions=["manage"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
-            result = recurring.run_bot(bot_id=bot.pk, manual=True)
+            result = recurring.bot_run_now(bot=bot, by=request.user)
             level = messages.SUCCESS if result.outcome == BotRun.Outcome.POSTED else messages.WARNING
             self.message_user(request, result.message, level)
 
@@ -227,7 +227,7 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     def enable_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
             try:
-                recurring.bot_enable(bot=bot)
+                recurring.bot_enable(bot=bot, by=request.user)
             except recurring.BotError as error:
                 self.message_user(request, f"“{bot.name}” cannot be enabled: {error}", messages.ERROR)
             else:
@@ -236,7 +236,7 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     @admin.action(description="Disable", permissions=["manage"])
     def disable_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         for bot in queryset:
-            recurring.bot_disable(bot=bot)
+            recurring.bot_disable(bot=bot, by=request.user)
         self.message_user(request, f"Disabled {len(queryset)} bot(s).", messages.SUCCESS)
 
 

@@ -12,6 +12,7 @@ account's workspace's time zone.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from django.db.models import Count, DecimalField, Max, Q, Sum
 from django.utils import timezone
 from twitter_text import extract_urls
 
+from accounts import access, audit
 from accounts.models import XAccount
 from bots.planning.models import AccountBudget
 from bots.posting.models import Post
@@ -127,12 +129,19 @@ def parse_budget(value: str | Decimal | None) -> Decimal | None:
 
 
 @transaction.atomic
-def budget_set(*, account: XAccount, amount: str | Decimal | None, now: datetime | None = None) -> AccountBudget:
-    """Set (or clear, with None) the account's monthly budget. Posts the old
-    budget held become due again at once; the dispatcher weighs them against
-    the new one."""
+@transaction.atomic
+def budget_set(*, account: XAccount, amount: str | Decimal | None, now: datetime | None = None,
+               by: Any = None) -> AccountBudget:
+    """Set (or clear, with None) the account's monthly budget, by an owner
+    (``by`` None: the platform). Posts the old budget held become due again at
+    once; the dispatcher weighs them against the new one."""
+    if by is not None:
+        access.require(by, access.OWN, account)
     value = parse_budget(amount)
     budget, _ = AccountBudget.objects.update_or_create(account=account, defaults={"monthly_budget_usd": value})
+    if by is not None:
+        audit.record(actor=by, action=audit.Action.BUDGET, obj=budget,
+                     detail="no budget" if value is None else f"${value} a month")
     Post.objects.filter(
         account=account, status=Status.SCHEDULED,
         last_error__startswith=HOLD_PREFIX.format(username=account.username),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from datetime import timezone as dt_timezone
@@ -35,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from accounts import access, audit
 from accounts.models import XAccount
 from bots.posting import services
 from bots.posting.validation import validate_post
@@ -239,34 +240,52 @@ def bot_check(bot: Bot) -> dict[str, list[str]]:
     return errors
 
 
-def bot_save(*, bot: Bot) -> Bot:
-    """Save a new or changed bot and put its schedule in beat, or raise BotError."""
-    return _save(bot, {})
+def _may(by: Any, bot: Bot) -> None:
+    """Bots are the workspace's admins' and owners' (``by`` None: the platform)."""
+    if by is not None:
+        access.require(by, access.MANAGE, bot)
+
+
+def _record(by: Any, action: str, bot: Bot, detail: str = "") -> None:
+    if by is not None:
+        audit.record(actor=by, action=action, obj=bot, detail=detail)
+
+
+def bot_save(*, bot: Bot, by: Any = None, changed: Sequence[str] = ()) -> Bot:
+    """Save a new or changed bot and put its schedule in beat, or raise
+    BotError; ``changed`` names the fields a person changed, for the audit trail."""
+    return _save(bot, {}, by=by, changed=changed)
 
 
 @transaction.atomic
-def _save(bot: Bot, errors: dict[str, list[str]]) -> Bot:
+def _save(bot: Bot, errors: dict[str, list[str]], *, by: Any = None, changed: Sequence[str] = ()) -> Bot:
+    _may(by, bot)
     for field, messages in bot_check(bot).items():
         errors.setdefault(field, []).extend(messages)
     if errors:
         raise BotError(errors)
     if bot.enabled:
         bot.paused_reason = ""
+    created = bot.pk is None
     bot.save()
     _sync_periodic_task(bot)
+    if created:
+        _record(by, audit.Action.CREATED, bot, describe_schedule(bot))
+    else:
+        _record(by, audit.Action.CHANGED, bot, ", ".join(Bot._meta.get_field(name).verbose_name for name in changed))
     return bot
 
 
-def bot_create(*, account: XAccount, name: str, **fields: Any) -> Bot:
+def bot_create(*, account: XAccount, name: str, by: Any = None, **fields: Any) -> Bot:
     """A new bot (fields as on the model), with its schedule in beat."""
-    return _assign_and_save(Bot(account=account, name=name), fields)
+    return _assign_and_save(Bot(account=account, name=name), fields, by=by)
 
 
-def bot_update(*, bot: Bot, **fields: Any) -> Bot:
-    return _assign_and_save(bot, fields)
+def bot_update(*, bot: Bot, by: Any = None, **fields: Any) -> Bot:
+    return _assign_and_save(bot, fields, by=by)
 
 
-def _assign_and_save(bot: Bot, fields: dict[str, Any]) -> Bot:
+def _assign_and_save(bot: Bot, fields: dict[str, Any], *, by: Any = None) -> Bot:
     errors: dict[str, list[str]] = {}
     for field, value in fields.items():
         if field == "timezone":
@@ -277,24 +296,29 @@ def _assign_and_save(bot: Bot, fields: dict[str, Any]) -> Bot:
                 errors["timezone"] = [str(error)]
                 continue
         setattr(bot, field, value)
-    return _save(bot, errors)
+    return _save(bot, errors, by=by, changed=list(fields))
 
 
-def bot_enable(*, bot: Bot) -> Bot:
-    return bot_update(bot=bot, enabled=True)
+def bot_enable(*, bot: Bot, by: Any = None) -> Bot:
+    return bot_update(bot=bot, enabled=True, by=by)
 
 
 @transaction.atomic
-def bot_disable(*, bot: Bot, reason: str = "") -> Bot:
+def bot_disable(*, bot: Bot, reason: str = "", by: Any = None) -> Bot:
+    _may(by, bot)
     bot.enabled = False
     bot.paused_reason = reason
     bot.save(update_fields=["enabled", "paused_reason"])
     _sync_periodic_task(bot)
+    _record(by, audit.Action.CHANGED, bot, "disabled")
     return bot
 
 
 @transaction.atomic
-def bot_delete(*, bot: Bot) -> None:
+def bot_delete(*, bot: Bot, by: Any = None) -> None:
+    _may(by, bot)
+    # Recorded first: the trail keeps the bot's name once the row is gone.
+    _record(by, audit.Action.DELETED, bot)
     # The post_delete receiver in bots.models deletes the PeriodicTask in this
     # transaction, as it does when an unlinked account takes its bots along.
     bot.delete()
@@ -401,6 +425,14 @@ def _slot_for(bot: Bot, now: datetime) -> datetime:
     if last is not None and now - last < interval(bot) / 2:
         return last
     return now.replace(microsecond=0)
+
+
+def bot_run_now(*, bot: Bot, by: Any) -> RunResult:
+    """A person's "Run now": the bot's next post at once, whatever its schedule."""
+    _may(by, bot)
+    result = run_bot(bot_id=bot.pk, manual=True)
+    _record(by, audit.Action.RAN_NOW, bot, result.message)
+    return result
 
 
 def run_bot(*, bot_id: int, slot: datetime | None = None, manual: bool = False,

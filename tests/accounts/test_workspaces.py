@@ -10,12 +10,14 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.utils import timezone
 
 from accounts import workspaces
 from accounts.models import AuditEvent, Invitation, Membership, Workspace, XAccount
 from bots.models import AccountBudget, Bot, BotRun, Post
+from bots.planning import costs
 from bots.recurring import services as recurring
 
 pytestmark = pytest.mark.django_db
@@ -303,3 +305,30 @@ def test_a_viewer_reads_a_bots_page(team):
 
     assert page.status_code == 200
     assert "Headlines" in text(page) and 'name="name"' not in page.content.decode()
+
+
+def test_the_audit_trail_records_budgets_and_bots(team):
+    owner, admin_ = client_of(team["olga"]), client_of(team["ada"])
+    saved = owner.post("/admin/bots/accountbudget/add/", {"account": team["account"].pk,
+                                                          "monthly_budget_usd": "12.50"}, follow=True)
+    assert saved.status_code == 200 and AccountBudget.objects.get().monthly_budget_usd == Decimal("12.50")
+    bot = recurring.bot_create(account=team["account"], name="Headlines", source="template", template="News {n}",
+                               schedule_kind="interval", interval_every=1, interval_unit="hours", by=team["ada"])
+    for action in ("disable_bots", "enable_bots", "run_now"):
+        admin_.post("/admin/bots/bot/", {"action": action, "_selected_action": [bot.pk], "index": 0})
+    admin_.post(f"/admin/bots/bot/{bot.pk}/delete/", {"post": "yes"})
+
+    trail = [(e.actor_name, e.action, e.object_repr, e.detail) for e in AuditEvent.objects.filter(
+        workspace=team["newsroom"], object_type__in=["monthly budget", "bot"]).order_by("pk")]
+    assert not Bot.objects.exists()
+    assert trail[0] == ("olga", AuditEvent.Action.BUDGET, "@newsroom: $12.50", "$12.50 a month")
+    assert [row[:3] for row in trail[1:]] == [
+        ("ada", AuditEvent.Action.CREATED, "Headlines"), ("ada", AuditEvent.Action.CHANGED, "Headlines"),
+        ("ada", AuditEvent.Action.CHANGED, "Headlines"), ("ada", AuditEvent.Action.RAN_NOW, "Headlines"),
+        ("ada", AuditEvent.Action.DELETED, "Headlines")]
+    assert [row[3] for row in trail[2:4]] == ["disabled", "enabled"]
+    assert "hour" in trail[1][3]
+    # The services ask the policy too: an editor sets no budget and changes no bot.
+    with pytest.raises(PermissionDenied):
+        costs.budget_set(account=team["account"], amount="1", by=team["ed"])
+    assert AccountBudget.objects.get().monthly_budget_usd == Decimal("12.50")
