@@ -161,6 +161,12 @@ class XAccount(models.Model):
         indexes = [
             # Token refresh sweeps look for OAuth 2.0 tokens about to expire.
             models.Index(fields=["auth_method", "token_expires_at"], name="xaccount_token_expiry"),
+            # The dispatcher leaves out the few accounts that may not post now
+            # (not active, or paused by a rate limit), read through these two
+            # small indexes instead of a scan of every account.
+            models.Index(fields=["status"], condition=~models.Q(status="active"), name="xaccount_not_active_idx"),
+            models.Index(fields=["rate_limited_until"], condition=models.Q(rate_limited_until__isnull=False),
+                         name="xaccount_rate_limited_idx"),
         ]
 
     def __str__(self) -> str:

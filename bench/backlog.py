@@ -1,5 +1,7 @@
 """Scenario 3, backlog: the dispatcher's tick with 1,000 and with 1,000,000
-future posts in the table, and the plan PostgreSQL uses for its claim query.
+future posts in the table, with the run's 1,000 accounts and with 100,000
+accounts (1% of them needing reconnecting, 1% paused by a rate limit), and
+the plan PostgreSQL uses for its claim query.
 
 A tick is ``bots.tasks.dispatch_due_posts`` run in this process, exactly the
 code a worker runs each second: with nothing due (what almost every tick
@@ -11,9 +13,12 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import connection, transaction
 
+from accounts.models import XAccount
 from bots.models import Post
 from bots.posting.tasks import dispatch_due_posts
 
@@ -55,6 +60,23 @@ def copy_future_posts(world: World, count: int, *, offset: int) -> float:
         cursor.execute(f"VACUUM (ANALYZE) {Post._meta.db_table}")
     time.sleep(2)
     return elapsed
+
+
+def add_idle_accounts(world: World, count: int) -> list[int]:
+    """``count`` more linked accounts that post nothing, as a big platform has:
+    1 in 100 needs reconnecting and 1 in 100 is paused by a rate limit."""
+    first = XAccount.objects.select_related("owner").get(pk=world.accounts[0].pk)
+    later = datetime.now(dt_timezone.utc) + timedelta(hours=1)
+    rows = XAccount.objects.bulk_create([
+        XAccount(owner=first.owner, workspace_id=first.workspace_id, x_user_id=f"idle-{world.run_tag}-{n}",
+                 username=f"idle{world.run_tag}{n}", auth_method=XAccount.AuthMethod.OAUTH2,
+                 status=XAccount.Status.NEEDS_REAUTH if n % 100 == 1 else XAccount.Status.ACTIVE,
+                 rate_limited_until=later if n % 100 == 2 else None)
+        for n in range(count)
+    ], batch_size=5_000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {XAccount._meta.db_table}")
+    return [row.pk for row in rows]
 
 
 def add_due_posts(world: World) -> list[int]:
@@ -121,6 +143,10 @@ def run(world: World, results: Results) -> None:
     idle_small = tick_seconds(repeats * 5)
     due_ids = add_due_posts(world)
     busy_small = tick_seconds(repeats, due_ids)
+    idle_accounts = add_idle_accounts(world, 500 if world.small else 99_000)
+    busy_accounts = tick_seconds(repeats, due_ids)
+    accounts_plan = explain_claim(due_ids)
+    XAccount.objects.filter(pk__in=idle_accounts).delete()
     Post.objects.filter(pk__in=due_ids).delete()
 
     insert_seconds = copy_future_posts(world, big_rows - small_rows, offset=small_rows)
@@ -147,5 +173,12 @@ def run(world: World, results: Results) -> None:
                 target="≤ 1.5", check=lambda v: v <= 1.5)
     results.add("backlog", "claim query uses post_due_idx (EXPLAIN ANALYZE)", int("post_due_idx" in plan), "",
                 target="1 (yes)", check=lambda v: v == 1)
+    accounts = len(world.accounts) + len(idle_accounts)
+    results.add("backlog", f"tick claiming {DUE} due posts, {small_rows:,} rows, {accounts:,} accounts", busy_accounts,
+                "s")
+    results.add("backlog", f"tick ratio, {DUE} due, {accounts:,} ÷ {len(world.accounts):,} accounts",
+                busy_accounts / busy_small, "×", target="≤ 1.2", check=lambda v: v <= 1.2)
     results.explain = plan
     print(plan, flush=True)
+    print(f"The claim query with {accounts:,} accounts:", flush=True)
+    print(accounts_plan, flush=True)

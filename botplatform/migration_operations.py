@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.migrations.operations import AddIndex
 from django.db.migrations.operations.base import Operation
 
 
@@ -40,3 +41,23 @@ class AddForeignKeyIndex(Operation):
 
     def describe(self) -> str:
         return f"Index {self.model_name}.{self.field_name} (concurrently on PostgreSQL)"
+
+
+class AddIndexConcurrently(AddIndex):
+    """Django's AddIndex, built CONCURRENTLY on PostgreSQL (writes go on while
+    it builds; the migration must not be atomic) and as usual elsewhere."""
+
+    def database_forwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            concurrently = schema_editor.connection.vendor == "postgresql"
+            schema_editor.add_index(model, self.index, **({"concurrently": True} if concurrently else {}))
+
+    def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            concurrently = schema_editor.connection.vendor == "postgresql"
+            schema_editor.remove_index(model, self.index, **({"concurrently": True} if concurrently else {}))
+
+    def describe(self) -> str:
+        return f"{super().describe()} (concurrently on PostgreSQL)"
