@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import secrets
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,8 +118,30 @@ class XTransportAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def mount_transport(session: requests.Session) -> requests.Session:
-    adapter = XTransportAdapter(
+_shared_adapters: dict[tuple, XTransportAdapter] = {}
+_shared_adapters_lock = threading.Lock()
+
+
+def _shared_adapter() -> XTransportAdapter:
+    """One adapter per process (and per X base and timeouts), whose pool of
+    kept-alive connections every account's client shares: a post goes out on
+    a connection an earlier post opened instead of opening its own. urllib3's
+    pools are safe to share between threads; the process id keeps a forked
+    child from using its parent's sockets."""
+    timeout = (settings.X_HTTP_CONNECT_TIMEOUT, settings.X_HTTP_READ_TIMEOUT)
+    key = (os.getpid(), api_base(), timeout)
+    with _shared_adapters_lock:
+        adapter = _shared_adapters.get(key)
+        if adapter is None:
+            adapter = _shared_adapters[key] = XTransportAdapter(api_base(), timeout)
+    return adapter
+
+
+def mount_transport(session: requests.Session, *, shared: bool = False) -> requests.Session:
+    """Send the session's requests to ``X_API_BASE`` with timeouts; ``shared``:
+    through the process's shared pool of connections (for clients that are
+    never closed, as tweepy's are not)."""
+    adapter = _shared_adapter() if shared else XTransportAdapter(
         api_base(), (settings.X_HTTP_CONNECT_TIMEOUT, settings.X_HTTP_READ_TIMEOUT)
     )
     session.mount("https://", adapter)
@@ -555,6 +579,14 @@ def refresh_tokens(account, *, force: bool = False):
     model = _account_model()
     if account.tokens_undecryptable:
         raise _refuse_undecryptable(account)
+    margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
+    if (not force and account.auth_method == model.AuthMethod.OAUTH2 and account.status == model.Status.ACTIVE
+            and account.token_expires_at and account.token_expires_at > timezone.now() + margin):
+        # Far from expiry, as the caller just read it: nothing to refresh, and
+        # no row lock to take (the lock was a transaction and three round trips
+        # for every post). A token another worker replaced meanwhile is still
+        # valid until it expires; a 401 comes back here with ``force``.
+        return account
     stale_access_token = account.oauth2_access_token
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=account.pk)
@@ -564,7 +596,6 @@ def refresh_tokens(account, *, force: bool = False):
             # Raising here would roll the mark back; callers raise on the status.
             locked.mark_needs_reauth(undecryptable_tokens_reason(locked.username))
             return locked
-        margin = timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN)
         if force:
             if locked.oauth2_access_token != stale_access_token:
                 return locked
@@ -607,7 +638,7 @@ def client_for(account) -> tweepy.Client:
         )
     else:
         client = tweepy.Client(bearer_token=account.oauth2_access_token)
-    mount_transport(client.session)
+    mount_transport(client.session, shared=True)
     return client
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import unicodedata
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,7 +27,7 @@ from accounts import gateway
 from accounts.gateway import XError, XErrorKind
 from accounts.models import XAccount
 from accounts.services import xaccount_needs_reauth, xaccount_pause
-from bots.posting import transitions
+from bots.posting import scheduler, transitions
 from bots.posting.models import Post, PostMedia
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,10 @@ CLOCK_SKEW = timedelta(seconds=30)
 # CELERY_TASK_TIME_LIMIT, so a second claim never uploads a large video while
 # the first is still at it.
 LEASE_MARGIN = timedelta(seconds=30)
+# How early a delivery may come and still wait for its post's time here: the
+# dispatcher claims posts due within its lookahead and hands them on with
+# their time as the task's ETA, which Celery may fire a hair early.
+MAX_EARLY_WAIT = scheduler.DISPATCH_LOOKAHEAD
 
 
 class MediaUnreadable(Exception):
@@ -48,9 +54,12 @@ def publish_post(*, post_id: int) -> str:
     """Publish a claimed post; returns what happened, in a word, for the log."""
     # Whether the post has media comes with the post: most have none, and two
     # media queries per post were a fifth of a burst's database round trips.
+    # So does whether it starts a thread: a post on its own is published in one
+    # statement, with no part after it to release.
     post = (
         Post.objects.select_related("account")
-        .annotate(has_media=Exists(PostMedia.objects.filter(post=OuterRef("pk"))))
+        .annotate(has_media=Exists(PostMedia.objects.filter(post=OuterRef("pk"))),
+                  has_parts=Exists(Post.objects.filter(parent=OuterRef("pk"))))
         .filter(pk=post_id)
         .first()
     )
@@ -58,6 +67,11 @@ def publish_post(*, post_id: int) -> str:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
     token = post.claim_token
+    # Claimed ahead (within the dispatcher's lookahead), the task's ETA may
+    # fire a few milliseconds early: a post never reaches X before its time.
+    early = (post.next_attempt_at - timezone.now()).total_seconds() if post.next_attempt_at else 0
+    if 0 < early <= MAX_EARLY_WAIT.total_seconds():
+        time.sleep(early)
     if post.account.status != XAccount.Status.ACTIVE:
         # Claimed just before another post found the account's tokens dead
         # (or a person unlinked it): held with the account's other posts.
@@ -116,7 +130,8 @@ def publish_post(*, post_id: int) -> str:
         )
     except XError as error:
         return _after_error(post, token, error, may_have_sent=post.maybe_sent)
-    if not _mark_published(post, created.id, created.url, token=token):
+    if not _mark_published(post, created.id, created.url, token=token,
+                           in_thread=post.parent_id is not None or post.has_parts):
         log.error("post %s: X published it as %s, but it had moved on meanwhile", post.pk, created.id)
     return "published"
 
@@ -178,15 +193,18 @@ def _upload(post: Post, item: PostMedia) -> gateway.MediaState:
 # The post's new status and what it means for the rest of its thread are one
 # transaction: a worker or database lost between the two would leave the next
 # part waiting for ever, or scheduled behind a failed part. Rolled back, the
-# post stays sending, and the sweeper and reconciler take it from there.
-@transaction.atomic
-def _mark_published(post: Post, x_id: str, url: str, *, token: str | None) -> bool:
-    now = timezone.now()
-    if not transitions.published(post.pk, token=token, x_id=x_id, url=url, now=now):
-        return False
-    log.info("published post %s as %s", post.pk, x_id)
-    transitions.release_next_part(root_id=post.parent_id or post.pk, position=post.position, now=now)
-    return True
+# post stays sending, and the sweeper and reconciler take it from there. A post
+# on its own (``in_thread`` False: no parent, no parts; parts cannot be added
+# once it is claimed) has nothing to release: one statement.
+def _mark_published(post: Post, x_id: str, url: str, *, token: str | None, in_thread: bool = True) -> bool:
+    with transaction.atomic() if in_thread else nullcontext():
+        now = timezone.now()
+        if not transitions.published(post.pk, token=token, x_id=x_id, url=url, now=now):
+            return False
+        log.info("published post %s as %s", post.pk, x_id)
+        if in_thread:
+            transitions.release_next_part(root_id=post.parent_id or post.pk, position=post.position, now=now)
+        return True
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from __future__ import annotations
 import requests
 
 from bots.models import Post
+from bots.posting import publisher, scheduler
 from tests.foundation.helpers import wait_until
 
 from .conftest import link_with_minted_tokens, published, sandbox_posts, schedule
@@ -88,3 +89,19 @@ def test_a_video_waits_for_processing_without_holding_a_worker(pipeline, sandbox
     (on_x,) = sandbox_posts(sandbox, username="alice_bot")
     assert len(on_x["media_keys"]) == 1
     assert done.attempts == 0
+
+
+def test_a_delivery_that_comes_early_waits_for_the_posts_time(sandbox, owner, fast_publishing):
+    account = link_with_minted_tokens(sandbox, owner, "alice_bot")
+    post = schedule(account, "At its time, never before", in_seconds=1.5)
+    enqueued = []
+
+    scheduler.claim_due_posts(enqueue=lambda post_id, *eta: enqueued.append((post_id, *eta)),
+                              lookahead=scheduler.DISPATCH_LOOKAHEAD)
+    # Claimed ahead and handed on with its time as the task's ETA; here the
+    # delivery comes at once, 1.5 s early (Celery's timer fires a few ms early).
+    assert enqueued == [(post.pk, post.scheduled_at)]
+    assert publisher.publish_post(post_id=post.pk) == "published"
+
+    (on_x,) = sandbox_posts(sandbox, username="alice_bot")
+    assert on_x["created_at"] >= post.scheduled_at.timestamp()
