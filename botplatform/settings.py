@@ -11,6 +11,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from kombu import Queue
+
 from accounts import x_hosts
 from botplatform import environment as env
 
@@ -296,6 +298,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Three queues, so that nothing delays a due post: the dispatcher's tick and
+# sweeps ("dispatch") never wait behind publishing, and publishing ("publish")
+# never waits behind bulk work such as CSV imports ("bulk"). One worker that
+# consumes them all (the default) suits one machine; the Procfile runs a pool
+# for each. Anything not routed goes to "celery", which the publish pool takes.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("dispatch", "publish", "bulk", "celery")]
+CELERY_TASK_ROUTES = {
+    "bots.tasks.dispatch_due_posts": {"queue": "dispatch"},
+    "bots.tasks.sweep_stale_posts": {"queue": "dispatch"},
+    "bots.tasks.reconcile_unknown_posts": {"queue": "dispatch"},
+    "botplatform.tasks.beat_heartbeat": {"queue": "dispatch"},
+    "accounts.tasks.refresh_expiring_tokens": {"queue": "dispatch"},
+    "bots.tasks.publish_post": {"queue": "publish"},
+    "bots.tasks.run_bot": {"queue": "publish"},
+    "bots.tasks.import_posts_csv": {"queue": "bulk"},
+    "bots.tasks.sweep_stalled_imports": {"queue": "bulk"},
+}
 # A task that keeps running after its connection to Redis dropped would be
 # delivered again elsewhere and run twice at once; stop it instead.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
