@@ -12,9 +12,9 @@ account's workspace's time zone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
