@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             "POST_CLAIM_BATCH": str(args.claim_batch),
             "CELERY_WORKER_CONCURRENCY": str(layout.threads),
             "POSTS_PER_24_H_PER_APP": "10000000",
+            # As many requests in flight as the ceiling's callers (processes x
+            # threads): each worker thread sends its batch's posts one by one.
+            "PUBLISH_CONCURRENCY": "1",
             # Workers keep their database connection between tasks.
             "DATABASE_CONN_MAX_AGE": "60",
             **dict(item.split("=", 1) for item in args.setting),

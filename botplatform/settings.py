@@ -258,6 +258,11 @@ POSTS_PER_24_H_PER_APP = env.whole_number("POSTS_PER_24_H_PER_APP", 10_000, mini
 # sweeper hands the post back (the broker lost the task).
 POST_CLAIM_BATCH = env.whole_number("POST_CLAIM_BATCH", 500, minimum=1)
 POST_LEASE_SECONDS = env.whole_number("POST_LEASE_SECONDS", 120, minimum=1)
+# Claimed posts due at the same moment go to the workers in batches: one task,
+# one statement per step and up to PUBLISH_CONCURRENCY requests to X in flight
+# for each batch, instead of a task and four statements for every post.
+PUBLISH_BATCH_SIZE = env.whole_number("PUBLISH_BATCH_SIZE", 25, minimum=1)
+PUBLISH_CONCURRENCY = env.whole_number("PUBLISH_CONCURRENCY", 4, minimum=1)
 # Retries after a transient failure: exponential backoff with full jitter.
 POST_MAX_ATTEMPTS = env.whole_number("POST_MAX_ATTEMPTS", 6, minimum=1)
 POST_RETRY_BASE_SECONDS = env.whole_number("POST_RETRY_BASE_SECONDS", 30, minimum=1)
@@ -311,6 +316,7 @@ CELERY_TASK_ROUTES = {
     "bots.tasks.reconcile_unknown_posts": {"queue": "dispatch"},
     "botplatform.tasks.beat_heartbeat": {"queue": "dispatch"},
     "accounts.tasks.refresh_expiring_tokens": {"queue": "dispatch"},
+    "bots.tasks.publish_posts": {"queue": "publish"},
     "bots.tasks.publish_post": {"queue": "publish"},
     "bots.tasks.run_bot": {"queue": "publish"},
     "bots.tasks.import_posts_csv": {"queue": "bulk"},

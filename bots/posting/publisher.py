@@ -14,12 +14,15 @@ import logging
 import random
 import time
 import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connections, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from twitter_text import extract_urls_with_indices
 
@@ -32,6 +35,7 @@ from bots.posting.models import Post, PostMedia
 
 log = logging.getLogger(__name__)
 
+_CHECKING_ON_X = "checking on X whether the post was published."
 # X keeps an uploaded file for a day; re-upload a little before that.
 MEDIA_REUSE = timedelta(hours=20)
 # X's clock and ours may differ a little when matching a lost post by time.
@@ -50,28 +54,38 @@ class MediaUnreadable(Exception):
     """A post's file cannot be read where the worker runs."""
 
 
-def publish_post(*, post_id: int) -> str:
-    """Publish a claimed post; returns what happened, in a word, for the log."""
+def _publishable() -> QuerySet[Post]:
     # Whether the post has media comes with the post: most have none, and two
     # media queries per post were a fifth of a burst's database round trips.
     # So does whether it starts a thread: a post on its own is published in one
     # statement, with no part after it to release.
-    post = (
-        Post.objects.select_related("account")
-        .annotate(has_media=Exists(PostMedia.objects.filter(post=OuterRef("pk"))),
-                  has_parts=Exists(Post.objects.filter(parent=OuterRef("pk"))))
-        .filter(pk=post_id)
-        .first()
+    return Post.objects.select_related("account").annotate(
+        has_media=Exists(PostMedia.objects.filter(post=OuterRef("pk"))),
+        has_parts=Exists(Post.objects.filter(parent=OuterRef("pk"))),
     )
+
+
+def _wait_until_due(*posts: Post) -> None:
+    """Claimed ahead (within the dispatcher's lookahead), the task's ETA may
+    fire a few milliseconds early: a post never reaches X before its time."""
+    due = max((post.next_attempt_at for post in posts if post.next_attempt_at), default=None)
+    early = (due - timezone.now()).total_seconds() if due else 0
+    if 0 < early <= MAX_EARLY_WAIT.total_seconds():
+        time.sleep(early)
+
+
+def publish_post(*, post_id: int) -> str:
+    """Publish a claimed post; returns what happened, in a word, for the log."""
+    post = _publishable().filter(pk=post_id).first()
     if post is None or post.status != Post.Status.CLAIMED:
         # A second delivery, or a claim the sweeper already handed back.
         return "skipped"
+    return _publish_one(post)
+
+
+def _publish_one(post: Post) -> str:
     token = post.claim_token
-    # Claimed ahead (within the dispatcher's lookahead), the task's ETA may
-    # fire a few milliseconds early: a post never reaches X before its time.
-    early = (post.next_attempt_at - timezone.now()).total_seconds() if post.next_attempt_at else 0
-    if 0 < early <= MAX_EARLY_WAIT.total_seconds():
-        time.sleep(early)
+    _wait_until_due(post)
     if post.account.status != XAccount.Status.ACTIVE:
         # Claimed just before another post found the account's tokens dead
         # (or a person unlinked it): held with the account's other posts.
@@ -134,6 +148,97 @@ def publish_post(*, post_id: int) -> str:
                            in_thread=post.parent_id is not None or post.has_parts):
         log.error("post %s: X published it as %s, but it had moved on meanwhile", post.pk, created.id)
     return "published"
+
+
+def publish_posts(*, post_ids: list[int]) -> Counter[str]:
+    """Publish a batch of claimed posts, and count what happened to them.
+
+    A post on its own, without media, whose account may post (almost every
+    post of a burst) goes out with the others: one statement moves them all
+    to sending, up to ``PUBLISH_CONCURRENCY`` requests to X run at once, and
+    one statement records X's ids. A thread's part, a post with media, or one
+    whose account was just paused or stopped is published on its own, after
+    them, exactly as ``publish_post`` would.
+    """
+    outcome: Counter[str] = Counter()
+    together: list[Post] = []
+    alone: list[Post] = []
+    for post in _publishable().filter(pk__in=post_ids).order_by("next_attempt_at", "pk"):
+        if post.status != Post.Status.CLAIMED:
+            outcome["skipped"] += 1
+        elif post.has_media or post.has_parts or post.parent_id or post.account.status != XAccount.Status.ACTIVE:
+            alone.append(post)
+        else:
+            together.append(post)
+    outcome["skipped"] += len(set(post_ids)) - len(together) - len(alone) - outcome["skipped"]
+    if together:
+        _wait_until_due(*together)
+        now = timezone.now()
+        limited = set(
+            XAccount.objects.filter(pk__in={post.account_id for post in together}, rate_limited_until__gt=now)
+            .values_list("pk", flat=True)
+        )
+        alone[:0] = [post for post in together if post.account_id in limited]
+        together = [post for post in together if post.account_id not in limited]
+    for token in {post.claim_token for post in together}:
+        outcome.update(_send_together([post for post in together if post.claim_token == token], token))
+    for post in alone:
+        outcome[_publish_one(post)] += 1
+    return +outcome
+
+
+def _send_together(posts: list[Post], token: str) -> Counter[str]:
+    outcome: Counter[str] = Counter()
+    moved = set(transitions.send_many([post.pk for post in posts], token=token, now=timezone.now()))
+    # Another delivery of the same claim got there first, a person cancelled
+    # the post, or the claim expired and was handed back: not sent here.
+    outcome["skipped"] = len(posts) - len(moved)
+    sending = [post for post in posts if post.pk in moved]
+    answers = _concurrently(
+        lambda post: gateway.create_post(post.account, text=post.text, poll_options=post.poll_options or None,
+                                         poll_duration_minutes=post.poll_duration_minutes,
+                                         reply_settings=post.reply_settings or None),
+        sending,
+    )
+    created = [(post.pk, answer.id, answer.url) for post, answer in zip(sending, answers)
+               if isinstance(answer, gateway.CreatedPost)]
+    applied = set(transitions.published_many(created, token=token, now=timezone.now()))
+    for post_id, x_id, _ in created:
+        if post_id in applied:
+            log.info("published post %s as %s", post_id, x_id)
+        else:
+            log.error("post %s: X published it as %s, but it had moved on meanwhile", post_id, x_id)
+    outcome["published"] = len(created)
+    for post, answer in zip(sending, answers):
+        if isinstance(answer, XError):
+            outcome[_after_error(post, token, answer, may_have_sent=post.maybe_sent)] += 1
+    return outcome
+
+
+def _concurrently(send: Callable[[Post], gateway.CreatedPost], posts: list[Post]) -> list[object]:
+    """Each post's answer from X (or its ``XError``), in order, with up to
+    ``PUBLISH_CONCURRENCY`` requests in flight. The threads exist for the
+    batch only, and close any database connection they opened (a token
+    refresh takes the account's row lock)."""
+
+    def one(post: Post) -> object:
+        try:
+            return send(post)
+        except XError as error:
+            return error
+        except Exception:
+            # X may have the post: found out the way a lost answer is.
+            log.exception("post %s: sending it failed unexpectedly", post.pk)
+            return XError(XErrorKind.UNKNOWN_OUTCOME, f"Sending failed unexpectedly; {_CHECKING_ON_X}")
+        finally:
+            if threads > 1:
+                connections.close_all()
+
+    threads = min(settings.PUBLISH_CONCURRENCY, len(posts))
+    if threads <= 1:
+        return [one(post) for post in posts]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="publish") as pool:
+        return list(pool.map(one, posts))
 
 
 def _reply_to(post: Post) -> str | None:

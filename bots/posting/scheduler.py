@@ -49,12 +49,13 @@ def paused_accounts(now: datetime) -> QuerySet[XAccount]:
 
 
 def claim_due_posts(
-    *, enqueue: Callable[..., object], now: datetime | None = None, lookahead: timedelta = timedelta(0)
+    *, enqueue: Callable[[list[int], datetime | None], object], now: datetime | None = None, lookahead: timedelta = timedelta(0)
 ) -> list[int]:
-    """Claim the posts due by ``now + lookahead`` and hand each to ``enqueue``
+    """Claim the posts due by ``now + lookahead`` and hand them to ``enqueue``
     once the claim is committed (a worker must never see an uncommitted
-    claim): ``enqueue(id)`` for a post due already, ``enqueue(id, eta)`` for
-    one due within the lookahead."""
+    claim), in batches of posts due at the same moment, at most
+    ``PUBLISH_BATCH_SIZE`` each: ``enqueue(ids, None)`` for posts due already,
+    ``enqueue(ids, eta)`` for posts due within the lookahead."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
     with transaction.atomic():
@@ -89,18 +90,21 @@ def claim_due_posts(
     return [post_id for post_id, _ in claimed]
 
 
-def _enqueue_all(claimed: list[tuple[int, datetime]], enqueue: Callable[..., object]) -> None:
+def _enqueue_all(claimed: list[tuple[int, datetime]], enqueue: Callable[[list[int], datetime | None], object]) -> None:
     now = timezone.now()
+    due_together: dict[datetime | None, list[int]] = {}
     for post_id, due in claimed:
-        try:
-            if due > now:
-                enqueue(post_id, due)
-            else:
-                enqueue(post_id)
-        except Exception:
-            # The claim stands; when its lease runs out the sweeper hands the
-            # post back and a later tick enqueues it again.
-            log.exception("could not enqueue post %s; it is retried when its lease expires", post_id)
+        due_together.setdefault(due if due > now else None, []).append(post_id)
+    size = settings.PUBLISH_BATCH_SIZE
+    for eta, ids in due_together.items():
+        for start in range(0, len(ids), size):
+            batch = ids[start:start + size]
+            try:
+                enqueue(batch, eta)
+            except Exception:
+                # The claim stands; when its lease runs out the sweeper hands
+                # the posts back and a later tick enqueues them again.
+                log.exception("could not enqueue posts %s; they are retried when their lease expires", batch)
 
 
 def _within_budgets(candidates: list[tuple[int, int]], now: datetime) -> tuple[list[int], list[tuple[int, int]]]:

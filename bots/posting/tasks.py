@@ -18,8 +18,13 @@ def dispatch_due_posts() -> int:
     return len(scheduler.claim_due_posts(enqueue=_publish, lookahead=scheduler.DISPATCH_LOOKAHEAD))
 
 
-def _publish(post_id: int, eta: datetime | None = None) -> None:
-    publish_post.apply_async((post_id,), eta=eta)
+def _publish(post_ids: list[int], eta: datetime | None) -> None:
+    publish_posts.apply_async((post_ids,), eta=eta)
+
+
+@shared_task(name="bots.tasks.publish_posts", ignore_result=True)
+def publish_posts(post_ids: list[int]) -> dict[str, int]:
+    return publisher.publish_posts(post_ids=post_ids)
 
 
 @shared_task(name="bots.tasks.publish_post", ignore_result=True)

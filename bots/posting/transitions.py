@@ -22,8 +22,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import F, Q
+from django.db import connections
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.sql import UpdateQuery
 
 from bots.posting.models import Post
 
@@ -105,6 +107,19 @@ def _under_claim(post_id: int, token: str, transition: Transition):
     under this worker's claim: a late or second delivery carries another
     token (or none) and changes nothing."""
     return Post.objects.filter(pk=post_id, claim_token=token, status__in=transition.sources)
+
+
+def _update_returning(rows: QuerySet, **values) -> list[int]:
+    """One UPDATE for a whole batch that also says which posts it moved
+    (``RETURNING``, which PostgreSQL and SQLite 3.35 both have): a worker
+    acts on exactly those, and on none that a race took from it."""
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(rows.db).as_sql()
+    connection = connections[rows.db]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(Post._meta.pk.column)}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- a person's actions ------------------------------------------------------------------
@@ -211,6 +226,16 @@ def send(post_id: int, *, token: str, now: datetime) -> bool:
     ) == 1
 
 
+def send_many(ids: Iterable[int], *, token: str, now: datetime) -> list[int]:
+    """``send`` for a batch of posts under one claim, in one statement; the
+    ids it moved, which alone may go to X."""
+    return _update_returning(
+        Post.objects.filter(pk__in=list(ids), claim_token=token, status__in=SEND.sources),
+        status=S.SENDING, sending_since=now, first_sent_at=Coalesce(F("first_sent_at"), now), maybe_sent=True,
+        lease_expires_at=None,
+    )
+
+
 def published(post_id: int, *, token: str | None, x_id: str, url: str, now: datetime) -> bool:
     """X gave the post an id: the worker that sent it (under its claim), or
     the reconciler (``token`` None) that found it among the account's posts.
@@ -221,6 +246,25 @@ def published(post_id: int, *, token: str | None, x_id: str, url: str, now: date
         status=S.PUBLISHED, x_post_id=x_id, x_post_url=url, published_at=now, last_error="", claim_token="",
         next_attempt_at=None, lease_expires_at=None,
     ) == 1
+
+
+def published_many(created: Iterable[tuple[int, str, str]], *, token: str, now: datetime) -> list[int]:
+    """``published`` for a batch sent under one claim, in one statement:
+    ``created`` holds each post's id, X's id for it and its URL. Returns the
+    ids it moved."""
+    created = list(created)
+    if not created:
+        return []
+    return _update_returning(
+        Post.objects.filter(Q(status=S.UNKNOWN) | Q(status=S.SENDING, claim_token=token),
+                            pk__in=[post_id for post_id, _, _ in created]),
+        status=S.PUBLISHED, published_at=now, last_error="", claim_token="", next_attempt_at=None,
+        lease_expires_at=None,
+        x_post_id=Case(*(When(pk=post_id, then=Value(x_id)) for post_id, x_id, _ in created),
+                       output_field=CharField()),
+        x_post_url=Case(*(When(pk=post_id, then=Value(url)) for post_id, _, url in created),
+                        output_field=CharField()),
+    )
 
 
 def release_next_part(*, root_id: int, position: int, now: datetime) -> int:

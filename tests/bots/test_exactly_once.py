@@ -43,7 +43,7 @@ def test_two_dispatchers_at_once_claim_each_post_once(transactional_db, sandbox,
     def dispatch(mine: list[int]) -> None:
         start.wait()
         try:
-            while batch := scheduler.claim_due_posts(enqueue=mine.append):
+            while batch := scheduler.claim_due_posts(enqueue=lambda ids, eta: mine.extend(ids)):
                 assert batch
         finally:
             connection.close()

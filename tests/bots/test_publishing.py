@@ -96,12 +96,12 @@ def test_a_delivery_that_comes_early_waits_for_the_posts_time(sandbox, owner, fa
     post = schedule(account, "At its time, never before", in_seconds=1.5)
     enqueued = []
 
-    scheduler.claim_due_posts(enqueue=lambda post_id, *eta: enqueued.append((post_id, *eta)),
+    scheduler.claim_due_posts(enqueue=lambda ids, eta: enqueued.append((ids, eta)),
                               lookahead=scheduler.DISPATCH_LOOKAHEAD)
     # Claimed ahead and handed on with its time as the task's ETA; here the
     # delivery comes at once, 1.5 s early (Celery's timer fires a few ms early).
-    assert enqueued == [(post.pk, post.scheduled_at)]
-    assert publisher.publish_post(post_id=post.pk) == "published"
+    assert enqueued == [([post.pk], post.scheduled_at)]
+    assert publisher.publish_posts(post_ids=[post.pk]) == {"published": 1}
 
     (on_x,) = sandbox_posts(sandbox, username="alice_bot")
     assert on_x["created_at"] >= post.scheduled_at.timestamp()

@@ -101,7 +101,7 @@ def run_the_platform(*, seconds_ahead: float = 2) -> None:
     scheduler.sweep_stale_posts(now=later)
     publisher.reconcile_unknown_posts(now=later)
     enqueued: list[int] = []
-    scheduler.claim_due_posts(enqueue=lambda post_id, *eta: enqueued.append(post_id), now=later)
+    scheduler.claim_due_posts(enqueue=lambda ids, eta: enqueued.extend(ids), now=later)
     for post_id in enqueued:
         publisher.publish_post(post_id=post_id)
 
@@ -261,7 +261,7 @@ def test_two_reconcilers_at_once_past_the_grace_period_send_a_post_not_on_x_agai
     # a post it sent back to the queue is claimed and sent, and X holds that
     # send until the first run has decided too.
     enqueued: list[int] = []
-    scheduler.claim_due_posts(enqueue=lambda post_id, *eta: enqueued.append(post_id), now=past_grace)
+    scheduler.claim_due_posts(enqueue=lambda ids, eta: enqueued.extend(ids), now=past_grace)
     resend = None
     if enqueued:
         hold_at_x(sandbox, CREATE, seconds=2.5)

@@ -230,8 +230,8 @@ class PostStateMachine(RuleBasedStateMachine):
         self.offset += timedelta(seconds=seconds)
         return self.now()
 
-    def enqueue(self, post_id: int, eta: datetime | None = None) -> None:
-        self.queue.append(post_id)
+    def enqueue(self, post_ids: list[int], eta: datetime | None) -> None:
+        self.queue.extend(post_ids)
 
     # --- the world moving on --------------------------------------------------------------------
 
