@@ -82,7 +82,8 @@ def claim_due_posts(
             )
         allowed = list(prices)
         claimed = list(
-            Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED).values_list("pk", "next_attempt_at")
+            Post.objects.filter(claim_token=token, status=Post.Status.CLAIMED)
+            .order_by("next_attempt_at", "pk").values_list("pk", "next_attempt_at")
         )
         if claimed_count != len(allowed):
             log.info("claimed %s of %s due posts; another dispatcher took the rest", claimed_count, len(allowed))

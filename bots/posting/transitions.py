@@ -23,7 +23,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connections
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import CharField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql import UpdateQuery
 
@@ -260,11 +261,19 @@ def published_many(created: Iterable[tuple[int, str, str]], *, token: str, now: 
                             pk__in=[post_id for post_id, _, _ in created]),
         status=S.PUBLISHED, published_at=now, last_error="", claim_token="", next_attempt_at=None,
         lease_expires_at=None,
-        x_post_id=Case(*(When(pk=post_id, then=Value(x_id)) for post_id, x_id, _ in created),
-                       output_field=CharField()),
-        x_post_url=Case(*(When(pk=post_id, then=Value(url)) for post_id, _, url in created),
-                        output_field=CharField()),
+        x_post_id=_by_id({post_id: x_id for post_id, x_id, _ in created}),
+        x_post_url=_by_id({post_id: url for post_id, _, url in created}),
     )
+
+
+def _by_id(values: dict[int, str]) -> RawSQL:
+    """``CASE id WHEN 1 THEN 'a' WHEN 2 THEN 'b' END``: each row's own value in
+    one UPDATE. Written out, as Case(When(pk=…)) resolved a filter for every
+    row and cost more CPU than the statement itself."""
+    column = connections[Post.objects.db].ops.quote_name(Post._meta.pk.column)
+    whens = " ".join(["WHEN %s THEN %s"] * len(values))
+    return RawSQL(f"CASE {column} {whens} END", [item for pair in values.items() for item in pair],
+                  output_field=CharField())
 
 
 def release_next_part(*, root_id: int, position: int, now: datetime) -> int:

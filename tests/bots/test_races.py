@@ -225,6 +225,75 @@ def test_a_cancel_that_commits_while_a_delivery_waits_on_the_row_lock_is_not_sen
     assert status(post) == S.CANCELLED
 
 
+# --- a batch of posts claimed together ------------------------------------------------------
+
+
+def claimed_together(account: XAccount, *texts: str) -> list[int]:
+    """Posts claimed in one dispatcher tick: the batch it hands to a worker."""
+    posts = [schedule(account, text) for text in texts]
+    batches: list[list[int]] = []
+    scheduler.claim_due_posts(enqueue=lambda ids, eta: batches.append(ids))
+    assert sorted(batches) == [sorted(p.pk for p in posts)]
+    return batches[0]
+
+
+def deliver_batch(batch: list[int]) -> Callable[[], dict[str, int]]:
+    return lambda: publisher.publish_posts(post_ids=batch)
+
+
+def each_once_on_x(sandbox: str, *texts: str) -> None:
+    on_x = sandbox_posts(sandbox)
+    assert sorted(p["text"] for p in on_x) == sorted(texts), [p["text"] for p in on_x]
+    published = Post.objects.filter(status=S.PUBLISHED).values_list("text", "x_post_id")
+    assert sorted(published) == sorted((p["text"], p["id"]) for p in on_x)
+
+
+def test_a_second_delivery_of_a_batch_while_the_first_is_at_x_sends_nothing(account, sandbox, threads, settings):
+    settings.PUBLISH_CONCURRENCY = 1
+    batch = claimed_together(account, "Batch one", "Batch two")
+    hold_at_x(sandbox, CREATE)
+    first = threads.run(deliver_batch(batch), "the first delivery")
+    reached_x(sandbox, "the first delivery's first request")
+
+    second = publisher.publish_posts(post_ids=batch)
+
+    assert second == {"skipped": 2}
+    assert first.join() == {"published": 2}
+    each_once_on_x(sandbox, "Batch one", "Batch two")
+
+
+@pytest.mark.parametrize("deliveries", [2, 3])
+def test_deliveries_of_a_batch_waiting_on_a_row_lock_send_each_post_once(account, sandbox, threads, deliveries):
+    batch = claimed_together(account, "Locked one", "Locked two", "Locked three")
+    lock = threads.hold(lambda: list(Post.objects.select_for_update().filter(pk__in=batch)),
+                        "a transaction locking the batch's rows")
+    lock.wait_done()
+    runs = [threads.run(deliver_batch(batch), f"delivery {n}") for n in range(1, deliveries + 1)]
+    blocked_on_a_lock(*runs)
+
+    lock.commit()
+
+    outcomes = [run.join() for run in runs]
+    each_once_on_x(sandbox, "Locked one", "Locked two", "Locked three")
+    assert sum(outcome.get("published", 0) for outcome in outcomes) == 3, outcomes
+
+
+def test_a_cancel_that_commits_while_a_batch_waits_on_the_row_lock_sends_only_the_others(account, sandbox, threads):
+    batch = claimed_together(account, "Kept in the batch", "Cancelled while the batch waited")
+    page = Post.objects.get(text="Cancelled while the batch waited")
+    cancel = threads.hold(lambda: services.post_cancel(post=page), "a person's cancel, not committed yet")
+    cancel.wait_done()
+    delivery = threads.run(deliver_batch(batch), "the batch")
+    blocked_on_a_lock(delivery)
+
+    cancel.commit()
+
+    assert delivery.join() == {"published": 1, "skipped": 1}
+    run_the_platform()
+    each_once_on_x(sandbox, "Kept in the batch")
+    assert status(page) == S.CANCELLED
+
+
 # --- two reconcilers at once -----------------------------------------------------------------
 
 
