@@ -14,6 +14,7 @@ sandbox works against X.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import secrets
@@ -630,14 +631,24 @@ def client_for(account) -> tweepy.Client:
     if account.tokens_undecryptable:
         raise _refuse_undecryptable(account)
     if account.auth_method == model.AuthMethod.OAUTH1:
-        client = tweepy.Client(
-            consumer_key=settings.X_CONSUMER_KEY,
-            consumer_secret=settings.X_CONSUMER_SECRET,
-            access_token=account.oauth1_token,
-            access_token_secret=account.oauth1_token_secret,
-        )
+        tokens = (settings.X_CONSUMER_KEY, settings.X_CONSUMER_SECRET, account.oauth1_token,
+                  account.oauth1_token_secret, None)
     else:
-        client = tweepy.Client(bearer_token=account.oauth2_access_token)
+        tokens = (None, None, None, None, account.oauth2_access_token)
+    return _client(os.getpid(), api_base(), settings.X_HTTP_CONNECT_TIMEOUT, settings.X_HTTP_READ_TIMEOUT, *tokens)
+
+
+# A process keeps the clients of the accounts it posted for lately: building
+# one (a requests session, its adapters) cost more CPU than a post's own
+# request. A client is keyed by everything it was built from, so a refreshed
+# token, another X base or other timeouts get a new one; the process id keeps
+# a forked child from using its parent's.
+@functools.lru_cache(maxsize=1024)
+def _client(pid: int, base: str, connect_timeout: float, read_timeout: float, consumer_key: str | None,
+            consumer_secret: str | None, access_token: str | None, access_token_secret: str | None,
+            bearer_token: str | None) -> tweepy.Client:
+    client = tweepy.Client(bearer_token=bearer_token, consumer_key=consumer_key, consumer_secret=consumer_secret,
+                           access_token=access_token, access_token_secret=access_token_secret)
     mount_transport(client.session, shared=True)
     return client
 
