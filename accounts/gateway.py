@@ -147,7 +147,19 @@ def mount_transport(session: requests.Session, *, shared: bool = False) -> reque
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    _read_environment_once(session)
     return session
+
+
+def _read_environment_once(session: requests.Session) -> None:
+    """The proxies and CA bundle the environment names, read now instead of on
+    every request: requests looks them up per request when ``trust_env`` is
+    on, which cost more CPU than signing the request."""
+    session.proxies.update(requests.utils.get_environ_proxies(x_hosts.API))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def browser_url(url: str) -> str:
