@@ -70,7 +70,15 @@ class Design:
     label = ""
     key = ""
     include: tuple[str, ...] = ()
+    # The queues the publishing workers take (empty: all of them).
+    queues: tuple[str, ...] = ()
     platform_schedule = False
+
+    def started(self, world: World) -> None:
+        """The workers are up and idle; the load is about to begin."""
+
+    def ended(self, world: World) -> None:
+        """The load is published (or the run gave up); nothing is cleared yet."""
 
     def add_pending(self, world: World, count: int) -> None:
         raise NotImplementedError
@@ -213,10 +221,11 @@ def measure(world: World, design: Design, load: Load) -> Run:
             settle(world.system.beat_pids())
         else:
             design.add_pending(world, load.pending)
-            start_platform(world, include=design.include)
+            start_platform(world, include=design.include, queues=design.queues)
     else:
-        start_platform(world, include=design.include)
+        start_platform(world, include=design.include, queues=design.queues)
     settle(world.system.worker_pids())
+    design.started(world)
 
     prefix = f"{design.key} {load.pending} {world.run_tag}"
     count = int(load.rate * load.seconds)
@@ -247,6 +256,7 @@ def measure(world: World, design: Design, load: Load) -> Run:
     at_least = late + [gave_up - at for text, at in due.items() if text not in arrivals]
     run = Run(design.label, load.pending, late, missing, doubled, beat_cpu, sampler.beat_rss, worker_cpu,
               sampler.worker_rss, load.grace, at_least)
+    design.ended(world)
     reset(world)
     use_platform_schedule(True)
     return run

@@ -392,14 +392,16 @@ def _fernet_key() -> str:
 class PlatformProcess(Service):
     """A process of the platform (a Celery worker or beat) with the run's settings."""
 
-    def __init__(self, log_dir: Path, settings: PlatformSettings, name: str, argv: list[str]):
+    def __init__(self, log_dir: Path, settings: PlatformSettings, name: str, argv: list[str], *, nice: int = 0):
         super().__init__(log_dir)
         self.settings = settings
         self.name = name
         self.argv = argv
+        self.nice = nice
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "botplatform", *self.argv]
+        celery = [sys.executable, "-m", "celery", "-A", "botplatform", *self.argv]
+        return ["nice", "-n", str(self.nice), *celery] if self.nice else celery
 
     def environment(self) -> dict[str, str]:
         return self.settings.environment()
@@ -430,13 +432,18 @@ class System:
         self.redis.start()
         self.sandbox.start()
 
-    def start_workers(self, count: int, *, pool: str, concurrency: int, include: tuple[str, ...] = ()) -> None:
+    def start_workers(self, count: int, *, pool: str, concurrency: int, include: tuple[str, ...] = (),
+                      queues: tuple[str, ...] = (), name: str = "bench", nice: int = 0) -> None:
+        """``count`` worker processes taking ``queues`` (all the platform's
+        queues when empty), at scheduling priority ``nice``."""
         for n in range(count):
             argv = ["worker", "--loglevel", "WARNING", "--pool", pool, "--concurrency", str(concurrency),
-                    "--hostname", f"bench{n}@%h", "--without-mingle", "--without-gossip"]
+                    "--hostname", f"{name}{n}@%h", "--without-mingle", "--without-gossip"]
             if include:
                 argv += ["--include", ",".join(include)]
-            worker = PlatformProcess(self.log_dir, self.settings, f"worker{n}", argv)
+            if queues:
+                argv += ["--queues", ",".join(queues)]
+            worker = PlatformProcess(self.log_dir, self.settings, f"{name}{n}", argv, nice=nice)
             worker.start()
             self.workers.append(worker)
 

@@ -201,10 +201,11 @@ def lateness(due: dict[str, float], arrivals: dict[str, list[float]]) -> tuple[l
     return late, missing, doubled
 
 
-def start_platform(world: World, *, include: tuple[str, ...] = (), beat: bool = True) -> None:
+def start_platform(world: World, *, include: tuple[str, ...] = (), queues: tuple[str, ...] = (),
+                   beat: bool = True) -> None:
     system = world.system
     system.start_workers(world.layout.processes, pool=world.layout.pool, concurrency=world.layout.threads,
-                         include=include)
+                         include=include, queues=queues)
     wait_for_workers(world.layout.processes)
     if beat:
         system.start_beat()

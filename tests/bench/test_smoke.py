@@ -17,9 +17,11 @@ from tests.support import ROOT
 # Every scenario's key figures, by the start of their names.
 EXPECTED = {
     "burst": ["platform drain time", "ceiling drain time", "platform drain ÷ ceiling drain", "lateness p50",
-              "lateness p95", "lateness p99", "lateness max"],
+              "lateness p95", "lateness p99", "lateness max", "CPU per post: platform ÷ ceiling loop"],
     "steady": ["platform (dispatcher + partial index), 0 pending: lateness p50",
                "platform (dispatcher + partial index), 0 pending: lateness p99"],
+    "busy": ["platform beside a CSV import and a video upload, 0 pending: lateness p99",
+             "CSV import: posts created", "CSV import: from upload to done", "video post"],
     "backlog": ["tick, nothing due", "tick ratio, nothing due", "tick claiming 100 due posts", "tick ratio, 100 due",
                 "claim query uses post_due_idx"],
     "baselines": ["(a) PeriodicTask + ClockedSchedule per post, 0 pending: lateness p99",
@@ -53,5 +55,6 @@ def test_every_scenario_runs_small_and_reports_every_figure(tmp_path):
         if "sent twice" in figure["name"]:
             assert figure["value"] == 0, figure
     assert "post_due_idx" in results["explain"]
-    assert len(results["lateness"]) == 7  # the burst, and three designs with and without pending posts
+    # The burst, the busy platform, and three designs with and without pending posts.
+    assert len(results["lateness"]) == 8
     assert (tmp_path / "lateness.png").read_bytes().startswith(b"\x89PNG")
