@@ -378,14 +378,14 @@ class Faults:
             time.sleep(0.2)
 
     def deliver_twice_at_claim(self) -> None:
-        """A claimed post's task sent twice more, to the standby worker, while
+        """The claimed posts' task sent twice more, to the standby worker, while
         the post's row is held locked (as any transaction working on it would
         hold it) until both copies wait on it, then let go: they reach the
         move to ``sending`` together, and only one may send."""
         import psycopg
 
         from bots.models import Post
-        from bots.posting.tasks import publish_post
+        from bots.posting.tasks import publish_posts
 
         # A lease that outlives the hold, so that the sweeper leaves the post claimed meanwhile.
         post_ids = self.posts_in(Post.Status.CLAIMED, lease_left=TWICE_WITHIN + 0.5)
@@ -399,9 +399,10 @@ class Faults:
                 row = hold_row(holders[-1], Post._meta.db_table, post_id, Post.Status.CLAIMED.value)
                 if row is not None:
                     rows[post_id] = row
+            # Each post as a batch of its own, so that each copy waits on that post's row.
             for post_id in rows:
                 for _ in range(2):
-                    publish_post.apply_async((post_id,), queue=STANDBY_QUEUE)
+                    publish_posts.apply_async(([post_id],), queue=STANDBY_QUEUE)
             waiting = dict.fromkeys(rows, Waiting(standby=0, total=0))
             with psycopg.connect(self.system.postgres.url, autocommit=True, connect_timeout=5) as monitor:
                 deadline = time.monotonic() + TWICE_WITHIN
@@ -417,20 +418,20 @@ class Faults:
             for post_id, w in sorted(waiting.items())) or "no claimed post", count=len(struck))
 
     def deliver_twice_mid_request(self) -> None:
-        """A post's task sent again, to the standby worker, while X holds the
-        request of its first delivery: the second must leave the post alone."""
+        """The task of the posts X holds a request of sent again, as one batch,
+        to the standby worker: the second delivery must leave them alone."""
         from django.utils import timezone
 
         from bots.models import Post
-        from bots.posting.tasks import publish_post
+        from bots.posting.tasks import publish_posts
 
         held_from = timezone.now()
         self.hold_requests(2.5, count=THREADS)
         # A request that began after the hold, and is still waiting, is one X holds: not a quick one
         # about to end, nor that of a worker killed earlier.
         post_ids = self.posts_in(Post.Status.SENDING, sending_for=0.3, sent_after=held_from)
-        for post_id in post_ids:
-            publish_post.apply_async((post_id,), queue=STANDBY_QUEUE)
+        if post_ids:
+            publish_posts.apply_async((list(post_ids),), queue=STANDBY_QUEUE)
         deadline = time.monotonic() + 2.0
         with self.system.redis.client() as redis:
             while redis.llen(STANDBY_QUEUE) and time.monotonic() < deadline:
