@@ -166,11 +166,11 @@ def run(world: World, results: Results) -> None:
     results.add("backlog", f"tick, nothing due, {small_rows:,} rows", idle_small, "s")
     results.add("backlog", f"tick, nothing due, {big_rows:,} rows", idle_big, "s")
     results.add("backlog", "tick ratio, nothing due (big ÷ small)", idle_big / idle_small, "×",
-                target="≤ 1.5", check=lambda v: v <= 1.5)
+                target="≤ 1.2", check=lambda v: v <= 1.2)
     results.add("backlog", f"tick claiming {DUE} due posts, {small_rows:,} rows", busy_small, "s")
     results.add("backlog", f"tick claiming {DUE} due posts, {big_rows:,} rows", busy_big, "s")
     results.add("backlog", f"tick ratio, {DUE} due (big ÷ small)", busy_big / busy_small, "×",
-                target="≤ 1.5", check=lambda v: v <= 1.5)
+                target="≤ 1.2", check=lambda v: v <= 1.2)
     results.add("backlog", "claim query uses post_due_idx (EXPLAIN ANALYZE)", int("post_due_idx" in plan), "",
                 target="1 (yes)", check=lambda v: v == 1)
     accounts = len(world.accounts) + len(idle_accounts)

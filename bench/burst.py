@@ -111,6 +111,8 @@ def run(world: World, results: Results) -> None:
     missing = sum(r.missing for r in done)
     results.add("burst", "posts published (of posted, all rounds)", posts * rounds - missing, "")
     results.add("burst", "posts sent twice", sum(r.doubled for r in done), "", target="0", check=lambda v: v == 0)
+    results.add("burst", "posts sent before their time", sum(1 for v in late if v < 0), "", target="0",
+                check=lambda v: v == 0)
     if rounds > 1:
         for n, r in enumerate(done, start=1):
             results.add("burst", f"round {n}: platform {r.drain:.1f} s ÷ ceiling {r.ceiling_drain:.1f} s",

@@ -115,7 +115,7 @@ def run(world: World, results: Results) -> None:
           f"{megabytes} MB video", flush=True)
     design = PlatformBesideBulkWork(rows=rows, video_mb=megabytes, video_after=load.lead + 2)
     result = measure(world, design, load)
-    report(results, "busy", result, p99_target="≤ 0.25 s", check=lambda v: v <= 0.25)
+    report(results, "busy", result, p99_target="≤ 0.25 s", check=lambda v: v <= 0.25, never_early=True)
     report_cost(results, "busy", result)
     results.add("busy", f"CSV import: posts created (of {rows:,})", design.imported, "",
                 target=f"{rows:,}", check=lambda v: v == rows)

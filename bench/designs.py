@@ -263,11 +263,15 @@ def measure(world: World, design: Design, load: Load) -> Run:
 
 
 def report(results: Results, scenario: str, run: Run, *, p99_target: str = "",
-           check=None) -> None:
+           check=None, never_early: bool = False) -> None:
+    """``never_early``: a post reaching X before its time is a failure (the
+    platform's promise; a baseline's early posts are shown, not judged)."""
     tag = f"{run.label}, {run.pending:,} pending"
     results.lateness[tag] = run.late
     results.unpublished[tag] = run.missing
     results.add(scenario, f"{tag}: posts sent twice", run.doubled, "", target="0", check=lambda v: v == 0)
+    results.add(scenario, f"{tag}: posts sent before their time", sum(1 for v in run.late if v < 0), "",
+                **({"target": "0", "check": lambda v: v == 0} if never_early else {}))
     if run.missing:
         results.add(scenario, f"{tag}: posts not published by {run.grace:g} s after the last one was due "
                               "(counted as never)", run.missing, "")

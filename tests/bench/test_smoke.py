@@ -17,7 +17,8 @@ from tests.support import ROOT
 # Every scenario's key figures, by the start of their names.
 EXPECTED = {
     "burst": ["platform drain time", "ceiling drain time", "platform drain ÷ ceiling drain", "lateness p50",
-              "lateness p95", "lateness p99", "lateness max", "CPU per post: platform ÷ ceiling loop"],
+              "lateness p95", "lateness p99", "lateness max", "CPU per post: platform ÷ ceiling loop",
+              "posts sent before their time"],
     "steady": ["platform (dispatcher + partial index), 0 pending: lateness p50",
                "platform (dispatcher + partial index), 0 pending: lateness p99"],
     "busy": ["platform beside a CSV import and a video upload, 0 pending: lateness p99",
@@ -53,6 +54,9 @@ def test_every_scenario_runs_small_and_reports_every_figure(tmp_path):
         assert figure["value"] is not None and not math.isnan(figure["value"]), figure
         # Exactly once holds in every design, however fast the machine.
         if "sent twice" in figure["name"]:
+            assert figure["value"] == 0, figure
+        # Nor does the platform send a post before its time (the baselines' early posts are only shown).
+        if "before their time" in figure["name"] and figure["target"]:
             assert figure["value"] == 0, figure
     assert "post_due_idx" in results["explain"]
     # The burst, the busy platform, and three designs with and without pending posts.
