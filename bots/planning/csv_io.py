@@ -517,10 +517,13 @@ def import_create(*, plan: Plan, user, now: datetime | None = None) -> int:
     now = now or timezone.now()
     # The person's roles are read again: they may have changed while the rows were checked.
     access.forget(user)
-    accounts = {root.account.pk: root.account for root in plan.roots}
     # One queue change per account at a time: a concurrent "Add to queue" must
-    # not take the slots this import is placing posts in.
-    list(XAccount.objects.select_for_update().filter(pk__in=list(accounts)).values_list("pk", flat=True))
+    # not take the slots this import is placing posts in. Only the accounts
+    # whose rows take slots, and not against new posts: FOR UPDATE would stop
+    # every post being created for these accounts (the foreign key's check)
+    # until the import commits.
+    taking_slots = sorted({root.account.pk for root in plan.roots if root.at is None})
+    slots.lock_queues(taking_slots)
     free = {}
     made = 0
     for root in plan.roots:

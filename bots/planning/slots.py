@@ -107,10 +107,19 @@ def post_problems(root: Post) -> list[str]:
     return messages
 
 
+def lock_queues(account_ids: list[int]) -> None:
+    """One queue change per account at a time: two "Add to queue" at once
+    must not both take the same free slot. The lock (FOR NO KEY UPDATE, held
+    until the transaction ends) leaves new posts for the accounts free to be
+    created meanwhile."""
+    list(XAccount.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk")
+         .values_list("pk", flat=True))
+
+
 def _lock_queue(account: XAccount) -> None:
-    # One queue change per account at a time: two "Add to queue" at once must
-    # not both take the same free slot. Nothing is queued for an unlinked account.
-    status = XAccount.objects.select_for_update().filter(pk=account.pk).values_list("status", flat=True).first()
+    # Nothing is queued for an unlinked account.
+    status = (XAccount.objects.select_for_update(no_key=True).filter(pk=account.pk)
+              .values_list("status", flat=True).first())
     if status == XAccount.Status.DISCONNECTED:
         raise QueueError(f"@{account.username} is unlinked: link it again before changing its queue.")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, time, timedelta
 
 import pytest
 import requests
@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import XAccount
-from bots.models import Post
+from bots.models import Post, PostingSlot
+from bots.planning import csv_io, slots
 from bots.posting import publisher, scheduler, services
 from tests.foundation.helpers import wait_until
 
@@ -439,3 +440,50 @@ def test_an_unlinking_waiting_on_a_schedule_holds_the_post_once_it_commits(accou
     assert held.last_error.startswith("Held: @alice_bot was unlinked by alice on ")
     run_the_platform(seconds_ahead=60)
     assert sandbox_posts(sandbox) == []
+
+
+# --- a CSV import against posts being made for its accounts -----------------------------------
+
+
+def _import_plan(account: XAccount, owner, rows: str):
+    plan = csv_io.import_check(text=f"account,text,scheduled_at\n{rows}", user=owner, workspace=account.workspace,
+                               zone=UTC)
+    assert plan.problems == []
+    return plan
+
+
+def test_a_draft_is_saved_for_an_account_while_an_import_for_it_is_still_creating_posts(account, owner, threads):
+    plan = _import_plan(account, owner, "@alice_bot,Imported for later,2030-01-15T09:00:00Z\n")
+    importing = threads.hold(lambda: csv_io.import_create(plan=plan, user=owner),
+                             "an import creating posts, not committed yet")
+    importing.wait_done()
+
+    # Not made to wait for the import: a lock on the account that stopped new
+    # posts for it (their foreign key's check) held them for the whole import.
+    saving = threads.run(lambda: services.post_create(account=account, text="Written meanwhile", by=owner,
+                                                      schedule=False), "a person saving a draft")
+    draft = saving.join()
+    assert importing.running
+
+    importing.commit()
+    assert importing.join() == 1
+    assert sorted(Post.objects.filter(account=account).values_list("text", "status")) == [
+        ("Imported for later", S.SCHEDULED), ("Written meanwhile", S.DRAFT)]
+    assert draft.status == S.DRAFT
+
+
+def test_an_import_placing_posts_in_free_slots_holds_the_queue_until_it_commits(account, owner, threads):
+    PostingSlot.objects.create(account=account, weekday=PostingSlot.Weekday.MONDAY, time=time(9, 0))
+    plan = _import_plan(account, owner, "@alice_bot,Into the next free slot,\n")
+    importing = threads.hold(lambda: csv_io.import_create(plan=plan, user=owner),
+                             "an import taking a slot, not committed yet")
+    importing.wait_done()
+    draft = Post.objects.create(account=account, text="Added to the queue meanwhile")
+    adding = threads.run(lambda: slots.queue_add(post=draft), "a person's Add to queue")
+    blocked_on_a_lock(adding)
+
+    importing.commit()
+
+    taken = adding.join()
+    imported = Post.objects.get(text="Into the next free slot")
+    assert taken == imported.scheduled_at + timedelta(days=7)
