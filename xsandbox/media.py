@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS media (
     width INTEGER,
     height INTEGER,
     alt_text TEXT,                  -- set through POST /2/media/metadata
-    data BLOB                       -- the whole file, once finalized
+    data BLOB                       -- the whole file, once finalized (a video's stays in its segments)
 );
 CREATE TABLE IF NOT EXISTS media_segments (
     media_id INTEGER NOT NULL REFERENCES media(id),
@@ -57,6 +57,8 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], int, str]] = {
     "tweet_video": (("video/mp4", "video/quicktime"), 512 * MB, "7"),
 }
 UPLOAD_LIFETIME_SECS = 24 * 60 * 60
+# Enough of a file's start for ``sniff``.
+SNIFF_BYTES = 16
 # A JSON body carries bytes base64-encoded, a third larger than the file.
 MAX_SEGMENT_BODY = 16 * MB
 
@@ -278,8 +280,12 @@ def _describe(sb, row: sqlite3.Row, now: float) -> dict[str, Any]:
     return data
 
 
-def _complete(sb, conn: sqlite3.Connection, row: sqlite3.Row, data: bytes, now: float) -> sqlite3.Row:
-    """Check the whole file and make it usable (images) or start processing it."""
+def _complete(sb, conn: sqlite3.Connection, row: sqlite3.Row, data: bytes, now: float, *,
+              in_segments: bool = False) -> sqlite3.Row:
+    """Check the whole file and make it usable (images) or start processing it.
+    ``in_segments``: ``data`` is the file's start, and the file stays in its
+    segments (a video: copying hundreds of megabytes into one value here
+    would hold every other request of the sandbox, which X does not)."""
     real = sniff(data)
     if real != row["media_type"]:
         raise invalid_request(
@@ -289,9 +295,11 @@ def _complete(sb, conn: sqlite3.Connection, row: sqlite3.Row, data: bytes, now: 
     processing = 0.0 if row["media_category"] == "tweet_image" else float(sb.config.video_processing_secs)
     conn.execute(
         "UPDATE media SET data = ?, finalized_at = ?, processing_secs = ?, width = ?, height = ? WHERE id = ?",
-        (data, now, processing, size[0] if size else None, size[1] if size else None, row["id"]),
+        (None if in_segments else data, now, processing, size[0] if size else None, size[1] if size else None,
+         row["id"]),
     )
-    conn.execute("DELETE FROM media_segments WHERE media_id = ?", (row["id"],))
+    if not in_segments:
+        conn.execute("DELETE FROM media_segments WHERE media_id = ?", (row["id"],))
     return conn.execute("SELECT * FROM media WHERE id = ?", (row["id"],)).fetchone()
 
 
@@ -302,7 +310,8 @@ def finalize(sb, request: Request, id: str) -> Response:
         row = _own_upload(conn, id, principal.user_id, "id")
         if row["finalized_at"] is None:
             segments = conn.execute(
-                "SELECT segment_index, data FROM media_segments WHERE media_id = ? ORDER BY segment_index",
+                "SELECT segment_index, LENGTH(data) AS size FROM media_segments WHERE media_id = ? "
+                "ORDER BY segment_index",
                 (row["id"],),
             ).fetchall()
             indexes = [s["segment_index"] for s in segments]
@@ -310,11 +319,13 @@ def finalize(sb, request: Request, id: str) -> Response:
                 missing = sorted(set(range(max(indexes, default=-1) + 1)) - set(indexes))
                 raise invalid_request(f"Segments are missing: append segment_index {missing} before finalizing."
                                       if segments else "No segments were appended; append the bytes first.")
-            data = b"".join(s["data"] for s in segments)
-            if len(data) != row["total_bytes"]:
+            size = sum(s["size"] for s in segments)
+            if size != row["total_bytes"]:
                 raise invalid_request(
-                    f"Segments do not add up to provided total file size ({len(data)} of {row['total_bytes']} bytes).")
-            row = _complete(sb, conn, row, data, now)
+                    f"Segments do not add up to provided total file size ({size} of {row['total_bytes']} bytes).")
+            video = row["media_category"] == "tweet_video"
+            data = _file(conn, row["id"], head=SNIFF_BYTES if video else None)
+            row = _complete(sb, conn, row, data, now, in_segments=video)
     return json_response({"data": _describe(sb, row, now)})
 
 
@@ -363,10 +374,24 @@ def upload(sb, request: Request) -> Response:
     return json_response({"data": _describe(sb, row, now)})
 
 
+def _file(conn: sqlite3.Connection, media_id: int, *, head: int | None = None) -> bytes:
+    """An upload's bytes from its segments: all of them, or the first ``head``."""
+    if head is not None:
+        first = conn.execute("SELECT substr(data, 1, ?) FROM media_segments WHERE media_id = ? AND segment_index = 0",
+                             (head, media_id)).fetchone()
+        return bytes(first[0]) if first else b""
+    return b"".join(s["data"] for s in conn.execute(
+        "SELECT data FROM media_segments WHERE media_id = ? ORDER BY segment_index", (media_id,)))
+
+
 def media_bytes(sb, media_key: str) -> tuple[bytes, str] | None:
     """A finalized file and its type, for the timeline pages."""
-    row = sb.db.one("SELECT data, media_type FROM media WHERE media_key = ? AND data IS NOT NULL", (media_key,))
-    return (row["data"], row["media_type"]) if row else None
+    with sb.db.tx() as conn:
+        row = conn.execute("SELECT id, data, media_type FROM media WHERE media_key = ? AND finalized_at IS NOT NULL",
+                           (media_key,)).fetchone()
+        if row is None:
+            return None
+        return (row["data"] if row["data"] is not None else _file(conn, row["id"])), row["media_type"]
 
 
 

@@ -95,6 +95,26 @@ def test_video_passes_through_processing_states(alice, control):
     assert alice.tweet("a video", media={"media_ids": [final["id"]]}).status_code == 201
 
 
+def test_a_video_is_kept_whole_in_the_order_of_its_segments(alice, control, sandbox_url):
+    # Kept in its segments (finalizing a large video copies nothing): served as sent.
+    control.put("/_sandbox/settings", json={"video_processing_secs": 0})
+    video = mp4(24) + bytes(range(256)) * 40
+    final = chunked(alice, video, "video/mp4", "tweet_video", chunk=1000)
+    served = requests.get(f"{sandbox_url}/_sandbox/media/{final['media_key']}", timeout=5)
+    assert served.status_code == 200
+    assert (served.headers["Content-Type"], served.content) == ("video/mp4", video)
+
+
+def test_a_video_whose_bytes_are_not_a_video_is_refused_at_finalize(alice):
+    fake = b"not a video, whatever it says" * 100
+    media_id = alice.post("/2/media/upload/initialize", json={
+        "media_type": "video/mp4", "total_bytes": len(fake), "media_category": "tweet_video"}).json()["data"]["id"]
+    alice.post(f"/2/media/upload/{media_id}/append", files={"media": ("b", fake)}, data={"segment_index": "0"})
+    response = alice.post(f"/2/media/upload/{media_id}/finalize")
+    assert response.status_code == 400
+    assert "are not video/mp4" in response.json()["errors"][0]["message"]
+
+
 def test_gif_is_processed_too(alice, control):
     control.put("/_sandbox/settings", json={"video_processing_secs": 0})
     data = chunked(alice, gif(), "image/gif", "tweet_gif")
