@@ -522,8 +522,7 @@ def import_create(*, plan: Plan, user, now: datetime | None = None) -> int:
     # whose rows take slots, and not against new posts: FOR UPDATE would stop
     # every post being created for these accounts (the foreign key's check)
     # until the import commits.
-    taking_slots = sorted({root.account.pk for root in plan.roots if root.at is None})
-    slots.lock_queues(taking_slots)
+    slots.lock_queues({root.account.pk for root in plan.roots if root.at is None})
     free = {}
     made = 0
     for root in plan.roots:

@@ -18,7 +18,7 @@ posts, so the times stay where they were and the posts move through them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
@@ -107,7 +107,7 @@ def post_problems(root: Post) -> list[str]:
     return messages
 
 
-def lock_queues(account_ids: list[int]) -> None:
+def lock_queues(account_ids: Iterable[int]) -> None:
     """One queue change per account at a time: two "Add to queue" at once
     must not both take the same free slot. The lock (FOR NO KEY UPDATE, held
     until the transaction ends) leaves new posts for the accounts free to be

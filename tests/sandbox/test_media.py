@@ -105,12 +105,16 @@ def test_a_video_is_kept_whole_in_the_order_of_its_segments(alice, control, sand
     assert (served.headers["Content-Type"], served.content) == ("video/mp4", video)
 
 
+def finalized_in_one_segment(client: ApiClient, data: bytes, media_type: str, category: str) -> requests.Response:
+    """The answer to finalize, once ``data`` is sent as a single segment."""
+    media_id = client.post("/2/media/upload/initialize", json={
+        "media_type": media_type, "total_bytes": len(data), "media_category": category}).json()["data"]["id"]
+    client.post(f"/2/media/upload/{media_id}/append", files={"media": ("b", data)}, data={"segment_index": "0"})
+    return client.post(f"/2/media/upload/{media_id}/finalize")
+
+
 def test_a_video_whose_bytes_are_not_a_video_is_refused_at_finalize(alice):
-    fake = b"not a video, whatever it says" * 100
-    media_id = alice.post("/2/media/upload/initialize", json={
-        "media_type": "video/mp4", "total_bytes": len(fake), "media_category": "tweet_video"}).json()["data"]["id"]
-    alice.post(f"/2/media/upload/{media_id}/append", files={"media": ("b", fake)}, data={"segment_index": "0"})
-    response = alice.post(f"/2/media/upload/{media_id}/finalize")
+    response = finalized_in_one_segment(alice, b"not a video, whatever it says" * 100, "video/mp4", "tweet_video")
     assert response.status_code == 400
     assert "are not video/mp4" in response.json()["errors"][0]["message"]
 
@@ -194,11 +198,7 @@ def test_a_resent_segment_replaces_the_first_copy(alice):
 
 
 def test_bytes_must_be_of_the_declared_type(alice):
-    fake = b"not really a png at all"
-    media_id = alice.post("/2/media/upload/initialize", json={
-        "media_type": "image/png", "total_bytes": len(fake), "media_category": "tweet_image"}).json()["data"]["id"]
-    alice.post(f"/2/media/upload/{media_id}/append", files={"media": ("b", fake)}, data={"segment_index": "0"})
-    response = alice.post(f"/2/media/upload/{media_id}/finalize")
+    response = finalized_in_one_segment(alice, b"not really a png at all", "image/png", "tweet_image")
     assert response.status_code == 400
     assert "are not image/png" in response.json()["errors"][0]["message"]
     one_shot = alice.post("/2/media/upload", files={"media": ("x.png", mp4())}, data={"media_category": "tweet_image"})
