@@ -47,6 +47,8 @@ def test_a_burst_goes_out_in_batches_and_each_post_keeps_its_own_id(pipeline, sa
         assert sent["author_id"] == post.account.x_user_id
         assert sent["request_count"] == 1
         assert sent["created_at"] >= post.scheduled_at.timestamp()
+        # Recorded when X answered: after the request reached X, within the same few seconds.
+        assert 0 <= post.published_at.timestamp() - sent["created_at"] < 5
 
 
 def test_the_dispatcher_hands_on_posts_due_together_in_batches_of_the_configured_size(sandbox, owner, settings):
