@@ -67,7 +67,7 @@ def claim_due_posts(
         )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        candidates = list(due.values_list("pk", "account_id")[: settings.POST_CLAIM_BATCH])
+        candidates = list(due.values_list("pk", "account_id", "text")[: settings.POST_CLAIM_BATCH])
         if not candidates:
             return []
         allowed, held = _within_budgets(candidates, now)
@@ -109,10 +109,13 @@ def _enqueue_all(claimed: list[tuple[int, datetime]], enqueue: Callable[[list[in
                 log.exception("could not enqueue posts %s; they are retried when their lease expires", batch)
 
 
-def _within_budgets(candidates: list[tuple[int, int]], now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
-    """Split the due posts into those within X's limits (per account and per
-    app, counted from what the platform sent) and those that must wait."""
-    account_ids = {account_id for _, account_id in candidates}
+def _within_budgets(
+    candidates: list[tuple[int, int, str]], now: datetime
+) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """Split the due posts (id, account, text) into those within X's limits
+    (per account and per app, counted from what the platform sent) and those
+    that must wait."""
+    account_ids = {account_id for _, account_id, _ in candidates}
     sent = Counter(
         dict(
             Post.objects.filter(account_id__in=account_ids, sending_since__gt=now - ACCOUNT_WINDOW)
@@ -122,15 +125,15 @@ def _within_budgets(candidates: list[tuple[int, int]], now: datetime) -> tuple[l
         )
     )
     app_sent = Post.objects.filter(sending_since__gt=now - APP_WINDOW).count()
-    allowed: list[int] = []
+    allowed: list[tuple[int, int, str]] = []
     held: list[tuple[int, int]] = []
-    for post_id, account_id in candidates:
+    for post_id, account_id, text in candidates:
         if sent[account_id] >= settings.POSTS_PER_15_MIN_PER_ACCOUNT or app_sent >= settings.POSTS_PER_24_H_PER_APP:
             held.append((post_id, account_id))
             continue
         sent[account_id] += 1
         app_sent += 1
-        allowed.append(post_id)
+        allowed.append((post_id, account_id, text))
     return allowed, held
 
 
@@ -161,13 +164,11 @@ def _hold_over_budget(held: list[tuple[int, int]], now: datetime) -> None:
 # The cost guard: each account's optional monthly budget for X's pay-per-use prices.
 
 
-def _within_spending_budgets(allowed: list[int], now: datetime) -> dict[int, Decimal]:
-    """The posts to claim, each with the price X will charge for it. A post
-    that would take its account's month's spend over its budget is held until
-    next month (or until the budget is raised), with the reason."""
-    posts = list(Post.objects.filter(pk__in=allowed).values_list("pk", "account_id", "text"))
-    order = {post_id: i for i, post_id in enumerate(allowed)}
-    posts.sort(key=lambda post: order[post[0]])
+def _within_spending_budgets(posts: list[tuple[int, int, str]], now: datetime) -> dict[int, Decimal]:
+    """The posts (id, account, text) to claim, each with the price X will
+    charge for it. A post that would take its account's month's spend over its
+    budget is held until next month (or until the budget is raised), with the
+    reason."""
     budgets = costs.budgets_of({account_id for _, account_id, _ in posts})
     months = {
         account_id: costs.month_bounds(budget.account.workspace.time_zone, now) for account_id, budget in budgets.items()
