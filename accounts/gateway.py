@@ -155,11 +155,25 @@ def _read_environment_once(session: requests.Session) -> None:
     """The proxies and CA bundle the environment names, read now instead of on
     every request: requests looks them up per request when ``trust_env`` is
     on, which cost more CPU than signing the request."""
-    session.proxies.update(requests.utils.get_environ_proxies(x_hosts.API))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    proxies, bundle = _environment(tuple(os.environ.get(name) for name in _ENVIRONMENT))
+    session.proxies.update(proxies)
     if bundle:
         session.verify = bundle
     session.trust_env = False
+
+
+# What requests reads from the environment to reach X. Its proxy lookup walks
+# the whole environment, so it runs once for each set of these values rather
+# than for each client (a worker builds one per account it posts for).
+_ENVIRONMENT = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(values: tuple[str | None, ...]) -> tuple[dict[str, str], str | None]:
+    """The proxies for X's API and the CA bundle, for these values of ``_ENVIRONMENT``."""
+    named = dict(zip(_ENVIRONMENT, values))
+    return requests.utils.get_environ_proxies(x_hosts.API), named["REQUESTS_CA_BUNDLE"] or named["CURL_CA_BUNDLE"]
 
 
 def browser_url(url: str) -> str:
