@@ -93,6 +93,7 @@ def test_posts_that_cannot_go_with_the_others_go_on_their_own(sandbox, owner, fa
     assert (waiting.status, waiting.next_attempt_at >= until) == (S.SCHEDULED, True)
     assert "rate limit on @bob_news" in waiting.last_error
     assert Post.objects.get(pk=cancelled.pk).status == S.CANCELLED
+    assert [Post.objects.get(pk=p.pk).status for p in plain] == [S.PUBLISHED, S.PUBLISHED]
     # The thread's root went on its own, and released its next part.
     part = thread.parts.get()
     assert (part.status, part.next_attempt_at is not None) == (S.SCHEDULED, True)
