@@ -37,7 +37,7 @@ from requests_oauthlib import OAuth1, OAuth1Session, OAuth2Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 from urllib3.exceptions import NewConnectionError
 
-from . import x_hosts
+from . import refresh_journal, x_hosts
 
 log = logging.getLogger(__name__)
 
@@ -631,17 +631,14 @@ def refresh_tokens(account, *, force: bool = False):
         if not locked.oauth2_refresh_token:
             locked.mark_needs_reauth("The OAuth 2.0 token expired and X gave no refresh token. Reconnect the account.")
             return locked
+        used = locked.oauth2_refresh_token
         try:
-            answer = OAuth2Handler().refresh(locked.oauth2_refresh_token)
+            tokens = _refreshed(used)
         except OAuth2Error as exc:
-            locked.mark_needs_reauth(
-                f"X refused to refresh the OAuth 2.0 token ({exc.description or exc.error}). "
-                f"Reconnect @{locked.username}."
-            )
-            return locked
-        except Exception as exc:
-            raise classify(exc, applied_if_sent=False) from None
-        tokens = _oauth2_tokens(answer)
+            tokens = _recovered(locked, exc)
+            if tokens is None:
+                return locked
+        transaction.on_commit(lambda: refresh_journal.forget(used))
         locked.oauth2_access_token = tokens.access_token
         locked.oauth2_refresh_token = tokens.refresh_token or locked.oauth2_refresh_token
         locked.token_expires_at = tokens.expires_at
@@ -649,6 +646,45 @@ def refresh_tokens(account, *, force: bool = False):
         locked.save(update_fields=["oauth2_access_token", "oauth2_refresh_token", "token_expires_at", "scopes"])
         log.info("refreshed the OAuth 2.0 token of @%s", locked.username)
         return locked
+
+
+def _refreshed(refresh_token: str) -> OAuth2Tokens:
+    """X's new tokens for ``refresh_token``, kept in the refresh journal before
+    anything else happens: from X's answer on, ``refresh_token`` is dead."""
+    try:
+        answer = OAuth2Handler().refresh(refresh_token)
+    except OAuth2Error:
+        raise
+    except Exception as exc:
+        raise classify(exc, applied_if_sent=False) from None
+    tokens = _oauth2_tokens(answer)
+    refresh_journal.keep(refresh_token, tokens)
+    return tokens
+
+
+def _recovered(locked, refusal: OAuth2Error) -> OAuth2Tokens | None:
+    """After X refused the stored refresh token: the tokens of an earlier
+    refresh with it whose commit never happened (a worker killed, the database
+    stopped), refreshed again if they are about to expire; None, with the
+    account marked for reconnecting, when there are none or X refuses those too."""
+    found = refresh_journal.kept(locked.oauth2_refresh_token)
+    if found is not None:
+        log.warning("@%s: using the tokens of an earlier refresh that was never saved", locked.username)
+        tokens = OAuth2Tokens(**found)
+        if tokens.expires_at > timezone.now() + timedelta(seconds=settings.X_TOKEN_REFRESH_MARGIN):
+            return tokens
+        try:
+            fresh = _refreshed(tokens.refresh_token)
+        except OAuth2Error as exc:
+            refusal = exc
+        else:
+            transaction.on_commit(lambda: refresh_journal.forget(tokens.refresh_token))
+            return fresh
+    locked.mark_needs_reauth(
+        f"X refused to refresh the OAuth 2.0 token ({refusal.description or refusal.error}). "
+        f"Reconnect @{locked.username}."
+    )
+    return None
 
 
 def client_for(account) -> tweepy.Client:
