@@ -18,7 +18,7 @@ from .harness import ROOT, System
 from .report import Results, plot_lateness
 from .world import Layout, World, create_accounts, migrate, raise_sandbox_limits, setup_django
 
-SCENARIOS = ("burst", "steady", "busy", "backlog", "baselines", "memory")
+SCENARIOS = ("burst", "steady", "busy", "backlog", "baselines", "memory", "admin")
 # Two cores here: two worker processes (one GIL each) of four threads, since
 # a publish mostly waits on the network and the database.
 DEFAULT_LAYOUT = Layout(processes=2, threads=4)

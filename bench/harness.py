@@ -407,6 +407,39 @@ class PlatformProcess(Service):
         return self.settings.environment()
 
 
+class WebServer(Service):
+    """The platform's web process as production runs it (the Procfile's
+    ``web``): gunicorn, here with one sync worker, so a page's time is one
+    worker's."""
+
+    name = "web"
+
+    def __init__(self, log_dir: Path, settings: PlatformSettings, port: int | None = None):
+        super().__init__(log_dir)
+        self.settings = settings
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "botplatform.wsgi", "--workers", "1", "--bind",
+                f"127.0.0.1:{self.port}", "--timeout", "300", "--log-level", "warning"]
+
+    def environment(self) -> dict[str, str]:
+        # Plain HTTP on the loopback, where production has TLS in front: the
+        # browser (requests) must send the cookies back.
+        return {**self.settings.environment(), "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}
+
+    def ready(self) -> bool:
+        return port_open(self.port)
+
+    def worker_pid(self) -> int | None:
+        """The pid of gunicorn's one worker (the master only supervises it)."""
+        if not self.running or self.process is None:
+            return None
+        children = psutil.Process(self.process.pid).children()
+        return children[0].pid if children else None
+
+
 class System:
     """PostgreSQL, Redis and the sandbox for the whole run; workers and beat
     started and stopped per measurement, so each design gets fresh processes."""
@@ -424,6 +457,7 @@ class System:
         self.settings = PlatformSettings(self.postgres.url, self.redis.url, self.sandbox.url)
         self.workers: list[PlatformProcess] = []
         self.beat: PlatformProcess | None = None
+        self.web: WebServer | None = None
         # Set by a caller that caught a failure, so the logs are kept for a look.
         self.failed = False
 
@@ -451,7 +485,15 @@ class System:
         self.beat = PlatformProcess(self.log_dir, self.settings, "beat", ["beat", "--loglevel", "WARNING"])
         self.beat.start()
 
+    def start_web(self) -> WebServer:
+        self.web = WebServer(self.log_dir, self.settings)
+        self.web.start()
+        return self.web
+
     def stop_platform(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         if self.beat is not None:
             self.beat.stop()
             self.beat = None

@@ -43,6 +43,8 @@ class Results:
     lateness: dict[str, list[float]] = field(default_factory=dict)
     unpublished: dict[str, int] = field(default_factory=dict)
     explain: str = ""
+    # The slowest query of each page the admin scenario measured, with its plan.
+    plans: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, scenario: str, name: str, value: float | None, unit: str, *, target: str = "",
@@ -68,6 +70,7 @@ class Results:
             "lateness": self.lateness,
             "unpublished": self.unpublished,
             "explain": self.explain,
+            "plans": self.plans,
             "notes": self.notes,
         }, indent=1))
 

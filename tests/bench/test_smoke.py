@@ -33,6 +33,11 @@ EXPECTED = {
                   "(b) apply_async(eta=…) per post, 50 pending: workers RSS",
                   "p99 lateness, (a) ÷ platform"],
     "memory": ["workers' RSS after 20 posts", "workers' RSS after 200 posts", "RSS growth"],
+    "admin": ["admin home (dashboard), 10,000 posts", "Posts list, 10,000 posts",
+              "Posts list, a deep page (500, or the last one), 10,000 posts",
+              "Posts list filtered by status: scheduled, 10,000 posts", "Calendar (month), 10,000 posts",
+              "Posting queues, 10,000 posts", "X accounts, 10,000 posts", "Posts list, search for a phrase",
+              "CSV export at 10,000 posts: first byte", "CSV export at 10,000 posts: web worker's memory growth"],
 }
 
 
@@ -59,6 +64,8 @@ def test_every_scenario_runs_small_and_reports_every_figure(tmp_path):
         if "before their time" in figure["name"] and figure["target"]:
             assert figure["value"] == 0, figure
     assert "post_due_idx" in results["explain"]
+    # Each admin page's slowest query, with PostgreSQL's plan for it.
+    assert results["plans"] and all("Execution Time" in plan for plan in results["plans"].values())
     # The burst, the busy platform, and three designs with and without pending posts.
     assert len(results["lateness"]) == 8
     assert (tmp_path / "lateness.png").read_bytes().startswith(b"\x89PNG")
