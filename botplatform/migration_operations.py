@@ -61,3 +61,44 @@ class AddIndexConcurrently(AddIndex):
 
     def describe(self) -> str:
         return f"{super().describe()} (concurrently on PostgreSQL)"
+
+
+class AddTrigramIndex(Operation):
+    """A PostgreSQL trigram index (``pg_trgm``'s ``gin_trgm_ops``) on
+    ``UPPER(column)``, the expression Django's ``icontains`` compares, so a
+    search for a word inside a text reads the index instead of the table.
+    Built CONCURRENTLY (the migration must not be atomic); nothing on other
+    databases, which have no such index. Not part of the model's state: a
+    table rebuild on SQLite must never try to make it."""
+
+    reduces_to_sql = False
+
+    def __init__(self, model_name: str, field_name: str, name: str) -> None:
+        self.model_name = model_name
+        self.field_name = field_name
+        self.name = name
+
+    def deconstruct(self) -> tuple[str, list, dict]:
+        return self.__class__.__qualname__, [], {
+            "model_name": self.model_name, "field_name": self.field_name, "name": self.name}
+
+    def state_forwards(self, app_label: str, state) -> None:
+        pass
+
+    def database_forwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        quote = schema_editor.quote_name
+        column = quote(model._meta.get_field(self.field_name).column)
+        schema_editor.execute(
+            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(self.name)} ON {quote(model._meta.db_table)} "
+            f"USING gin (UPPER({column}) gin_trgm_ops)"
+        )
+
+    def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.name)}")
+
+    def describe(self) -> str:
+        return f"Trigram index {self.name} on {self.model_name}.{self.field_name} (PostgreSQL only)"

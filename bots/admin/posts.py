@@ -20,8 +20,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Case, F, ForeignKey, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import F, ForeignKey, Max, Prefetch, QuerySet
 from django.forms import ModelChoiceField
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
@@ -33,7 +32,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts import access
-from accounts.admin_base import FollowsParent, PolicyAdmin
+from accounts.admin_base import EstimatingPaginator, FollowsParent, PolicyAdmin
 from accounts.models import XAccount
 
 # admin_scheduling registers the bot and posting-queue admins, admin_planning
@@ -52,7 +51,7 @@ from bots.admin.forms import (
     ThreadPartFormSet,
     upload_media_type,
 )
-from bots.posting import services, validation
+from bots.posting import search, services, validation
 from bots.posting.models import Post, PostMedia, held_label
 from bots.posting.preview import preview_json
 from bots.posting.services import PostActionError
@@ -129,21 +128,10 @@ class ThreadStatusFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        first_unpublished_part = (
-            Post.objects.filter(parent_id=OuterRef("pk"))
-            .exclude(status=Status.PUBLISHED)
-            .order_by("position")
-            .values("status")[:1]
-        )
-        queryset = queryset.annotate(
-            thread_status=Case(
-                When(~Q(status=Status.PUBLISHED), then=F("status")),
-                default=Coalesce(Subquery(first_unpublished_part), Value(Status.PUBLISHED)),
-            )
-        )
         if value == HELD:
-            return queryset.filter(thread_status=Status.SCHEDULED).exclude(account__status=XAccount.Status.ACTIVE)
-        return queryset.filter(thread_status=value)
+            return search.threads_in_status(queryset, Status.SCHEDULED).exclude(
+                account__status=XAccount.Status.ACTIVE)
+        return search.threads_in_status(queryset, value)
 
 
 DRILL_DOWN = ("year", "month", "day")
@@ -186,6 +174,16 @@ def link_problems(query: QueryDict, date_field: str) -> dict[str, str]:
             problems[name] = (f"The post list cannot show the period “{asked}”: choose a year from 1 to 9998, a "
                               "month from 1 to 12 and a day of that month, or follow the dates above the list.")
     return problems
+
+
+class AccountFilter(admin.RelatedFieldListFilter):
+    """The accounts the person may see, whether or not they have posts (listing
+    only those with posts read every post)."""
+
+    def field_choices(self, field, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[object, str]]:
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, ordering=ordering,
+                                 limit_choices_to={"pk__in": access.accounts(request.user).values("pk")})
 
 
 class ScheduledFilter(admin.SimpleListFilter):
@@ -283,7 +281,10 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
     inlines = (PostMediaInline, ThreadPartInline)
     list_display = ("handle", "post_text", "scheduled", "status_badge", "on_x", "error")
     list_display_links = ("post_text",)
-    list_filter = (ThreadStatusFilter, ("account", admin.RelatedOnlyFieldListFilter), ScheduledFilter)
+    list_filter = (ThreadStatusFilter, ("account", AccountFilter), ScheduledFilter)
+    # At a million posts an exact count of the list is most of its time.
+    paginator = EstimatingPaginator
+    show_full_result_count = False
     date_hierarchy = "scheduled_at"
     search_fields = ("text", "parts__text", "account__username")
     search_help_text = "Search the text of posts and thread parts, or an account as @name."
@@ -369,11 +370,11 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Post], search_term: str
     ) -> tuple[QuerySet[Post], bool]:
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        handle = search_term.strip()
-        if handle.startswith("@") and len(handle) > 1 and " " not in handle:
-            results = results | queryset.filter(account__username__iexact=handle[1:])
-        return results, may_have_duplicates
+        if not search_term:
+            return queryset, False
+        if self.search_too_long(request, search_term):
+            return queryset.none(), False
+        return search.search_threads(queryset, search_term), False
 
     # The form.
 

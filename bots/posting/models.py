@@ -118,6 +118,12 @@ class Post(models.Model):
             # the dashboard counts each account's published posts per day.
             models.Index(fields=["scheduled_at"], name="post_scheduled_idx"),
             models.Index(fields=["account", "published_at"], name="post_account_published_idx"),
+            # The post list filtered by a status, newest first.
+            models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),
+            # Each account's queue: its threads waiting to go out, in order
+            # (the dashboard's next post, the queue pages and their counts).
+            models.Index(fields=["account", "scheduled_at"], condition=Q(status="scheduled", parent__isnull=True),
+                         name="post_account_queue_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["parent", "position"], name="post_thread_position_unique"),

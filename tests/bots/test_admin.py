@@ -4,6 +4,7 @@ a staff user who is not a superuser sees and acts on their own posts only."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -300,6 +301,60 @@ def test_filters_and_search(alice_client, alice, alice_bot, sandbox):
     assert "About tea" in rows(when="next7") and "About coffee" not in rows(when="next7")
     assert "About coffee" in rows(q="coffee") and "About tea" not in rows(q="coffee")
     assert "About tea" in rows(q="@alice_bot") and "About coffee" not in rows(q="@alice_bot")
+
+
+def test_a_search_finds_a_thread_by_any_of_its_parts_once_and_needs_every_word(alice_client, alice_bot):
+    draft(alice_bot, "Plans for the weekend", parts=("harbor lights at dusk", "and the harbor again"))
+    draft(alice_bot, "The harbor only")
+    draft(alice_bot, "Lights out")
+
+    def found(q: str) -> list[str]:
+        page = alice_client.get(CHANGELIST, {"q": q}).content.decode()
+        return sorted(text for text in ("Plans for the weekend", "The harbor only", "Lights out") if text in page)
+
+    assert found('"harbor lights"') == ["Plans for the weekend"]
+    assert found("harbor") == ["Plans for the weekend", "The harbor only"]
+    # Each word anywhere in the thread: one in its first post, one in a part.
+    assert found("weekend dusk") == ["Plans for the weekend"]
+    assert found("weekend out") == []
+    # Listed once, though three of its posts match.
+    paginator = alice_client.get(CHANGELIST, {"q": "HARBOR"}).content.decode().split('class="paginator"')[1]
+    assert re.search(r"\b2 posts\b", paginator), paginator
+
+
+def test_a_thread_is_listed_under_the_status_of_the_part_it_is_at(alice_client, alice_bot):
+    going = draft(alice_bot, "Half out", parts=("out too", "still to go"), status=Status.PUBLISHED)
+    going.parts.filter(position=1).update(status=Status.PUBLISHED)
+    going.parts.filter(position=2).update(status=Status.SCHEDULED)
+    done = draft(alice_bot, "All out", parts=("out as well",), status=Status.PUBLISHED)
+    done.parts.update(status=Status.PUBLISHED)
+    draft(alice_bot, "Not yet", status=Status.SCHEDULED)
+
+    def listed(status: str) -> list[str]:
+        page = alice_client.get(CHANGELIST, {"status": status}).content.decode()
+        return sorted(text for text in ("Half out", "All out", "Not yet") if text in page)
+
+    assert listed("scheduled") == ["Half out", "Not yet"]
+    assert listed("published") == ["All out"]
+    assert listed("failed") == []
+
+
+def test_a_long_list_counts_about_how_many_on_postgresql_and_exactly_elsewhere(alice_client, alice_bot, monkeypatch):
+    from django.db import connection
+
+    from accounts.admin_base import EstimatingPaginator
+
+    monkeypatch.setattr(EstimatingPaginator, "EXACT_UP_TO", 2)
+    for n in range(4):
+        draft(alice_bot, f"Counted {n}")
+
+    page = alice_client.get(CHANGELIST).content.decode()
+
+    assert all(f"Counted {n}" in page for n in range(4))
+    if connection.vendor == "postgresql":
+        assert re.search(r"about \d+ posts", page), page[-2000:]
+    else:
+        assert re.search(r"\b4 posts", page) and "about" not in page.split('class="paginator"')[1]
 
 
 # Actions.
