@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -355,6 +356,25 @@ def test_a_long_list_counts_about_how_many_on_postgresql_and_exactly_elsewhere(a
         assert re.search(r"about \d+ posts", page), page[-2000:]
     else:
         assert re.search(r"\b4 posts", page) and "about" not in page.split('class="paginator"')[1]
+
+
+def test_the_date_drill_down_goes_from_years_to_months_to_days(alice_client, alice_bot):
+    for moment in (datetime(2025, 3, 9, 12, tzinfo=UTC), datetime(2026, 1, 30, 12, tzinfo=UTC),
+                   datetime(2026, 2, 2, 12, tzinfo=UTC)):
+        draft(alice_bot, f"Due {moment:%Y-%m-%d}", scheduled_at=moment)
+
+    def choices(level: str, **params) -> set[str]:
+        """The drill-down's choices at ``level`` (year, month, day): not its way back."""
+        page = alice_client.get(CHANGELIST, params).content.decode()
+        nav = page.split('<nav class="toplinks">')[1].split("</nav>")[0]
+        return {dict(parse_qsl(href.split("?", 1)[1].replace("&amp;", "&")))[f"scheduled_at__{level}"]
+                for href in re.findall(r'<a href="([^"]+)">', nav)}
+
+    assert choices("year") == {"2025", "2026"}
+    assert choices("month", scheduled_at__year=2026) == {"1", "2"}
+    assert choices("day", scheduled_at__year=2026, scheduled_at__month=2) == {"2"}
+    page = alice_client.get(CHANGELIST, {"scheduled_at__year": 2026, "scheduled_at__month": 2}).content.decode()
+    assert "Due 2026-02-02" in page and "Due 2026-01-30" not in page
 
 
 # Actions.
