@@ -318,7 +318,7 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostingQueue]:
         # An unlinked account has no queue: nothing goes out for it.
         return super().get_queryset(request).exclude(status=XAccount.Status.DISCONNECTED).select_related(
-            "workspace").prefetch_related("posting_slots")
+            "workspace").prefetch_related("posting_slots").annotate(queued_posts=slots.queued_count())
 
     @admin.display(description="account", ordering="username")
     def handle(self, obj: XAccount) -> str:
@@ -339,12 +339,13 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
 
     @admin.display(description="queued")
     def queued_count(self, obj: XAccount) -> int:
-        return slots.queued(account=obj).count()
+        return obj.queued_posts
 
     @admin.display(description="next free slot")
     def next_free_slot(self, obj: XAccount) -> str:
         try:
-            return local_time(next(slots.free_slots(account=obj)), slots.account_zone(obj))
+            return local_time(next(slots.free_slots(account=obj, slots=obj.posting_slots.all())),
+                              slots.account_zone(obj))
         except slots.QueueError as error:
             return str(error)
 

@@ -87,18 +87,19 @@ def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime |
     roots = Post.objects.filter(account=OuterRef("pk"), parent__isnull=True)
     next_post = roots.filter(status=Status.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at", "pk")
     last_published = roots.filter(status=Status.PUBLISHED).order_by("-published_at", "-pk")
-    failures = (
-        Post.objects.filter(account=OuterRef("pk"), status=Status.FAILED, updated_at__gte=now - timedelta(hours=24))
-        .values("account").annotate(n=Count("pk")).values("n")
-    )
     rows = list(
         accounts.select_related("workspace").annotate(
             next_post_id=Subquery(next_post.values("pk")[:1]),
             last_published_id=Subquery(last_published.values("pk")[:1]),
-            failures_24h=Subquery(failures),
         )
     )
     ids = [account.pk for account in rows]
+    # One read of the day's failed posts (through the status index), not one
+    # per account of all its posts.
+    failures = dict(
+        Post.objects.filter(account_id__in=ids, status=Status.FAILED, updated_at__gte=now - timedelta(hours=24))
+        .values("account_id").annotate(n=Count("pk")).values_list("account_id", "n")
+    )
     posts = {
         post.pk: post for post in Post.objects.filter(
             pk__in=[pk for a in rows for pk in (a.next_post_id, a.last_published_id) if pk]
@@ -121,7 +122,7 @@ def dashboard_for(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime |
             next_post=PostLine(upcoming.pk, upcoming.text, upcoming.scheduled_at) if upcoming else None,
             last_published=PostLine(published.pk, published.text, published.published_at, published.x_post_url)
             if published else None,
-            failures_24h=account.failures_24h or 0,
+            failures_24h=failures.get(account.pk, 0),
             posts_this_month=count,
             spend_this_month=spend,
             budget=budgets.get(account.pk),

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import XAccount
@@ -55,13 +56,16 @@ def account_zone(account: XAccount) -> tzinfo:
     return account.workspace.time_zone
 
 
-def free_slots(*, account: XAccount, after: datetime | None = None, ignore: Post | None = None) -> Iterator[datetime]:
+def free_slots(*, account: XAccount, after: datetime | None = None, ignore: Post | None = None,
+               slots: Iterable[PostingSlot] | None = None) -> Iterator[datetime]:
     """The account's free slot instants after ``after`` (default now), in
     order, without end. Each one yielded counts as taken for the rest of the
     iteration, so taking n of them places n posts. ``ignore`` is a post whose
-    own time does not count as taken (it is the one being placed)."""
+    own time does not count as taken (it is the one being placed). ``slots``
+    are the account's slots when the caller has them already (a list page
+    prefetches them for every row)."""
     after = after or timezone.now()
-    slots = list(PostingSlot.objects.filter(account=account))
+    slots = list(PostingSlot.objects.filter(account=account) if slots is None else slots)
     if not slots:
         raise QueueError(f"@{account.username} has no posting slots: add weekly times under Posting queues.")
     zone = account_zone(account)
@@ -81,6 +85,15 @@ def free_slots(*, account: XAccount, after: datetime | None = None, ignore: Post
                 taken.add(instant)
                 yield instant
         day += timedelta(days=1)
+
+
+def queued_count() -> Subquery:
+    """How many posts wait in each account's queue, as an annotation of
+    accounts (read through the queue index, one account at a time)."""
+    waiting = (Post.objects.filter(account=OuterRef("pk"), parent__isnull=True, status=Status.SCHEDULED,
+                                   scheduled_at__gt=timezone.now())
+               .order_by().values("account").annotate(n=Count("pk")).values("n"))
+    return Coalesce(Subquery(waiting), 0)
 
 
 def queued(*, account: XAccount, now: datetime | None = None) -> QuerySet[Post]:
