@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
-from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
@@ -17,17 +16,20 @@ register = template.Library()
 def post_date_hierarchy(cl) -> dict:
     """Django's drill-down (years, then a year's months, then a month's days),
     each level's choices worked out from the first and the last date listed:
-    two reads of an index, where Django lists the distinct years, months or
+    two short walks of an index, where Django lists the distinct years, months or
     days of every listed post by reading them all. A period between the first
     and the last with no posts in it is offered too, and lists none."""
     field = cl.date_hierarchy
     year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
     if year and month and day:
         return date_hierarchy(cl)
-    bounds = cl.queryset.aggregate(first=Min(field), last=Max(field))
-    if bounds["first"] is None:
+    # Each end on its own: ORDER BY … LIMIT 1 walks the date's index from that
+    # end, where MIN and MAX together over the list's join read every row.
+    dated = cl.queryset.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True)
+    ends = [dated.order_by(field).first(), dated.order_by(f"-{field}").first()]
+    if ends[0] is None:
         return {"show": True, "back": None, "choices": []}
-    first, last = (timezone.localtime(bounds[end]).date() for end in ("first", "last"))
+    first, last = (timezone.localtime(end).date() for end in ends)
     if not year and first.year == last.year:
         year = first.year
         if first.month == last.month:
