@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -144,19 +144,20 @@ def calendar_build(
     end = local_instant(last + timedelta(days=1), time(0), zone)
     chosen = accounts.filter(pk=account.pk) if account is not None else accounts
 
+    limit = PER_DAY[view]
+    entries, counts = _entries(chosen, start, end, zone=zone, per_day=limit)
     by_day: dict[date, list[Entry]] = defaultdict(list)
-    for entry in _entries(chosen, start, end):
+    for entry in entries:
         by_day[timezone.localtime(entry.at, zone).date()].append(entry)
 
-    limit = PER_DAY[view]
     weeks: list[list[Day]] = []
     day = first
     while day <= last:
         week = []
         for _ in range(7):
-            entries = by_day.get(day, [])
+            listed = by_day.get(day, [])
             cell = Day(day=day, in_period=view == "week" or day.month == anchor.month, is_today=day == today,
-                       entries=entries[:limit], more=max(0, len(entries) - limit))
+                       entries=listed, more=max(0, counts.get(day, 0) - len(listed)))
             if cell.more:
                 cell.more_url = _day_in_post_list(day, account)
             week.append(cell)
@@ -171,19 +172,37 @@ def calendar_build(
                     following=following)
 
 
-def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime) -> list[Entry]:
-    first_unpublished_part = (
-        Post.objects.filter(parent_id=OuterRef("pk")).exclude(status=Status.PUBLISHED).order_by("position")
-    )
-    parts = Post.objects.filter(parent_id=OuterRef("pk")).values("parent_id").annotate(n=Count("pk")).values("n")
-    rows = (
+def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime, *, zone: tzinfo,
+             per_day: int) -> tuple[list[Entry], dict[date, int]]:
+    """The first ``per_day`` entries of each day between ``start`` and ``end``
+    (days in ``zone``), and how many each day has in all. Only the entries
+    shown are read whole: a month of a busy workspace holds tens of thousands."""
+    at = Case(When(status=Status.PUBLISHED, then=F("published_at")), default=F("scheduled_at"))
+    shown = (
         Post.objects.filter(parent__isnull=True, account__in=accounts, status__in=SHOWN)
         .filter(
             Q(status=Status.PUBLISHED, published_at__gte=start, published_at__lt=end)
             | (~Q(status=Status.PUBLISHED) & Q(scheduled_at__gte=start, scheduled_at__lt=end))
         )
+        .annotate(at=at, day=TruncDate(at, tzinfo=zone))
+        .order_by()
+    )
+    # One read of the period: each day's first entries, and with each the
+    # day's number of entries.
+    firsts = list(
+        shown.annotate(rank=Window(RowNumber(), partition_by=[F("day")], order_by=[F("at").asc(), F("pk").asc()]),
+                       on_day=Window(Count("pk"), partition_by=[F("day")]))
+        .filter(rank__lte=per_day).values_list("pk", "day", "on_day")
+    )
+    per_day_counts = {day: on_day for _, day, on_day in firsts}
+    first_unpublished_part = (
+        Post.objects.filter(parent_id=OuterRef("pk")).exclude(status=Status.PUBLISHED).order_by("position")
+    )
+    parts = Post.objects.filter(parent_id=OuterRef("pk")).values("parent_id").annotate(n=Count("pk")).values("n")
+    rows = (
+        Post.objects.filter(pk__in=[pk for pk, _, _ in firsts])
         .annotate(
-            at=Case(When(status=Status.PUBLISHED, then=F("published_at")), default=F("scheduled_at")),
+            at=at,
             thread_status=Case(
                 When(~Q(status=Status.PUBLISHED), then=F("status")),
                 default=Coalesce(Subquery(first_unpublished_part.values("status")[:1]), Value(Status.PUBLISHED)),
@@ -209,7 +228,7 @@ def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime) -> li
             key, label = HELD, held_label(username, account_status)
         entries.append(Entry(pk=pk, username=username, text=text, status=key, label=label, at=at,
                              parts=part_count, error=error))
-    return entries
+    return entries, per_day_counts
 
 
 def _day_in_post_list(day: date, account: XAccount | None) -> str:
