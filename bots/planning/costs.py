@@ -152,8 +152,10 @@ def budget_set(*, account: XAccount, amount: str | Decimal | None, now: datetime
 def held_by_budget(account_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """Per account: how many posts its budget holds, and one of the reasons."""
     rows = (
+        # Also not empty (implied): what lets PostgreSQL read the small index
+        # of scheduled posts that carry a reason (post_waiting_reason_idx).
         Post.objects.filter(account_id__in=list(account_ids), status=Status.SCHEDULED,
-                            last_error__contains=HOLD_MARK)
+                            last_error__contains=HOLD_MARK).exclude(last_error="")
         .values("account_id")
         .annotate(n=Count("pk"), reason=Max("last_error"))
         .values_list("account_id", "n", "reason")

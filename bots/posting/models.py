@@ -118,6 +118,11 @@ class Post(models.Model):
             # the dashboard counts each account's published posts per day.
             models.Index(fields=["scheduled_at"], name="post_scheduled_idx"),
             models.Index(fields=["account", "published_at"], name="post_account_published_idx"),
+            # The calendar reads a period of published posts by when they went out.
+            models.Index(fields=["published_at"], name="post_published_idx"),
+            # The dashboard's posts held by a budget: scheduled posts with a reason.
+            models.Index(fields=["account"], condition=Q(status="scheduled") & ~Q(last_error=""),
+                         name="post_waiting_reason_idx"),
             # The post list filtered by a status, newest first.
             models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),
             # Each account's queue: its threads waiting to go out, in order
