@@ -38,14 +38,28 @@ def search_threads(roots: QuerySet[Post], search: str) -> QuerySet[Post]:
     exact handle."""
     handle = search.strip()
     exact = handle[1:] if handle.startswith("@") and len(handle) > 1 and " " not in handle else None
+    found: set[int] | None = None
     for word in words(search):
         accounts = Q(username__icontains=word)
         if exact is not None:
             accounts |= Q(username__iexact=exact)
         account_ids = list(XAccount.objects.filter(accounts).values_list("pk", flat=True))
         posts = Post.objects.filter(Q(text__icontains=word) | Q(account_id__in=account_ids))
-        roots = roots.filter(pk__in=posts.values(root=Coalesce("parent_id", "pk")))
-    return roots
+        threads = posts.values_list(Coalesce("parent_id", "pk"), flat=True).distinct()
+        # A word found in few posts: their threads by id, which PostgreSQL
+        # reads one by one (as a subquery it guessed ten times the rows and
+        # read every thread to join them). A common word stays a subquery.
+        few = list(threads[: FEW + 1])
+        if len(few) > FEW:
+            roots = roots.filter(pk__in=threads)
+        else:
+            found = set(few) if found is None else found & set(few)
+    # The words found in few posts, as one list: the threads that have them all.
+    return roots if found is None else roots.filter(pk__in=sorted(found))
+
+
+# A word whose posts' threads are no more than this many are looked up by id.
+FEW = 5_000
 
 
 def threads_in_status(roots: QuerySet[Post], status: str) -> QuerySet[Post]:
