@@ -6,8 +6,11 @@ from datetime import date, timedelta
 
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
+from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.text import capfirst
+
+from accounts.admin_base import EstimatingPaginator
 
 register = template.Library()
 
@@ -15,18 +18,25 @@ register = template.Library()
 @register.inclusion_tag("admin/date_hierarchy.html")
 def post_date_hierarchy(cl) -> dict:
     """Django's drill-down (years, then a year's months, then a month's days),
-    each level's choices worked out from the first and the last date listed:
-    two short walks of an index, where Django lists the distinct years, months or
+    each level's choices worked out from the first and the last date listed
+    (two short walks of an index, or the few rows a filter leaves), where Django lists the distinct years, months or
     days of every listed post by reading them all. A period between the first
     and the last with no posts in it is offered too, and lists none."""
     field = cl.date_hierarchy
     year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
     if year and month and day:
         return date_hierarchy(cl)
-    # Each end on its own: ORDER BY … LIMIT 1 walks the date's index from that
-    # end, where MIN and MAX together over the list's join read every row.
     dated = cl.queryset.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True)
-    ends = [dated.order_by(field).first(), dated.order_by(f"-{field}").first()]
+    if cl.result_count > EstimatingPaginator.EXACT_UP_TO:
+        # Many threads listed: each end on its own, ORDER BY … LIMIT 1, walks
+        # the date's index from that end and soon meets one of them, where MIN
+        # and MAX together over the list's join read every row.
+        ends = [dated.order_by(field).first(), dated.order_by(f"-{field}").first()]
+    else:
+        # A few (a filter such as one account): the walk could pass most of
+        # the table before meeting one, and reading the few costs little.
+        bounds = dated.aggregate(first=Min(field), last=Max(field))
+        ends = [bounds["first"], bounds["last"]]
     if ends[0] is None:
         return {"show": True, "back": None, "choices": []}
     first, last = (timezone.localtime(end).date() for end in ends)
