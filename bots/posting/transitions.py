@@ -266,15 +266,16 @@ def published_many(created: Iterable[tuple[int, str, str]], *, token: str, now: 
     quote = connection.ops.quote_name
     table, pk = quote(Post._meta.db_table), quote(Post._meta.pk.column)
     rows = json.dumps([{"id": post_id, "x_post_id": x_id, "x_post_url": url} for post_id, x_id, url in created])
+    # The table and column names are quoted and every value is bound.
     sql = (
-        f"UPDATE {table} SET status = %s, published_at = %s, last_error = '', claim_token = '', "
+        f"UPDATE {table} SET status = %s, published_at = %s, last_error = '', claim_token = '', "  # nosec B608
         "next_attempt_at = NULL, lease_expires_at = NULL, x_post_id = v.x_post_id, x_post_url = v.x_post_url "
         f"FROM {_JSON_ROWS[connection.vendor]} WHERE {table}.{pk} = v.id "
         f"AND ({table}.status = %s OR ({table}.status = %s AND {table}.claim_token = %s)) RETURNING {table}.{pk}"
     )
     params = [S.PUBLISHED, connection.ops.adapt_datetimefield_value(now), rows, S.UNKNOWN, S.SENDING, token]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # nosec B608: fixed SQL; the table and column names are quoted, every value bound
+        cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
 
