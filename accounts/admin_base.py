@@ -37,8 +37,10 @@ class EstimatingPaginator(Paginator):
         if not isinstance(rows, QuerySet):
             return super().count
         counted = rows.order_by()[: self.EXACT_UP_TO + 1].count()
-        if counted <= self.EXACT_UP_TO or connections[rows.db].vendor != "postgresql":
-            return counted if counted <= self.EXACT_UP_TO else super().count
+        if counted <= self.EXACT_UP_TO:
+            return counted
+        if connections[rows.db].vendor != "postgresql":
+            return super().count
         plan = json.loads(rows.order_by().explain(format="json"))
         self.estimated = True
         return max(self.EXACT_UP_TO + 1, int(plan[0]["Plan"]["Plan Rows"]))

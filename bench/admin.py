@@ -225,8 +225,7 @@ def measure_all(world: World, user, rows: int) -> tuple[dict[str, Measured], tup
         measured = {page.name: measure(web.url, session, user, page) for page in pages(world, rows)}
         exported = export(web.url, session, web.worker_pid())
     finally:
-        world.system.web.stop()
-        world.system.web = None
+        world.system.stop_web()
     return measured, exported
 
 

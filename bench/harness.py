@@ -490,10 +490,13 @@ class System:
         self.web.start()
         return self.web
 
-    def stop_platform(self) -> None:
+    def stop_web(self) -> None:
         if self.web is not None:
             self.web.stop()
             self.web = None
+
+    def stop_platform(self) -> None:
+        self.stop_web()
         if self.beat is not None:
             self.beat.stop()
             self.beat = None

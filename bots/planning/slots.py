@@ -90,9 +90,7 @@ def free_slots(*, account: XAccount, after: datetime | None = None, ignore: Post
 def queued_count() -> Subquery:
     """How many posts wait in each account's queue, as an annotation of
     accounts (read through the queue index, one account at a time)."""
-    waiting = (Post.objects.filter(account=OuterRef("pk"), parent__isnull=True, status=Status.SCHEDULED,
-                                   scheduled_at__gt=timezone.now())
-               .order_by().values("account").annotate(n=Count("pk")).values("n"))
+    waiting = queued(account=OuterRef("pk")).order_by().values("account").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(waiting), 0)
 
 

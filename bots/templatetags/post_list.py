@@ -19,9 +19,10 @@ register = template.Library()
 def post_date_hierarchy(cl) -> dict:
     """Django's drill-down (years, then a year's months, then a month's days),
     each level's choices worked out from the first and the last date listed
-    (two short walks of an index, or the few rows a filter leaves), where Django lists the distinct years, months or
-    days of every listed post by reading them all. A period between the first
-    and the last with no posts in it is offered too, and lists none."""
+    (two short walks of an index, or the few rows a filter leaves), where
+    Django lists the distinct years, months or days of every listed post by
+    reading them all. A period between the first and the last with no posts
+    in it is offered too, and lists none."""
     field = cl.date_hierarchy
     year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
     if year and month and day:
