@@ -365,7 +365,7 @@ def table_rows(tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"SELECT * FROM {quote(table)}")
-            columns = [column.name for column in cursor.description]
+            columns = [column[0] for column in cursor.description]
             found[table] = [dict(zip(columns, row)) for row in cursor.fetchall()]
     return found
 
