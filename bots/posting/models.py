@@ -127,6 +127,11 @@ class Post(models.Model):
             # The dashboard's posts held by a budget: scheduled posts with a reason.
             models.Index(fields=["account"], condition=Q(status="scheduled") & ~Q(last_error=""),
                          name="post_waiting_reason_idx"),
+            # The post list, one row per thread, newest first: a deep page's
+            # ids are read from this index alone (the account, for the
+            # workspace, is in it too).
+            models.Index(fields=["-scheduled_at", "-id"], include=["account"], condition=Q(parent__isnull=True),
+                         name="post_thread_list_idx"),
             # The post list filtered by a status, newest first.
             models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),
             # Each account's queue: its threads waiting to go out, in order

@@ -358,6 +358,32 @@ def test_a_long_list_counts_about_how_many_on_postgresql_and_exactly_elsewhere(a
         assert re.search(r"\b4 posts", page) and "about" not in page.split('class="paginator"')[1]
 
 
+def test_a_deep_page_lists_the_same_threads_in_the_same_order_when_its_ids_are_read_first(
+        alice_client, alice_bot, monkeypatch):
+    from accounts.admin_base import EstimatingPaginator
+
+    monkeypatch.setattr(EstimatingPaginator, "IDS_FIRST_FROM", 100)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    # Times that repeat (every third thread shares one), so that the id breaks ties.
+    Post.objects.bulk_create(Post(account=alice_bot, text=f"Thread {n:03}", scheduled_at=start + timedelta(hours=n // 3))
+                             for n in range(260))
+    with_parts = draft(alice_bot, "Thread with parts", parts=("its part",), scheduled_at=start - timedelta(days=1))
+    expected = list(Post.objects.filter(parent__isnull=True).order_by("-scheduled_at", "-pk")
+                    .values_list("text", flat=True))
+
+    def listed(page: int) -> list[str]:
+        html = alice_client.get(CHANGELIST, {"p": page}).content.decode()
+        return [text.strip() for text in re.findall(r'<a href="/admin/bots/post/\d+/change/[^"]*">(Thread[^<]*)', html)]
+
+    # Page 1 the usual way, page 2 (rows 100 on) and 3 by ids first.
+    assert listed(1) == expected[:100]
+    assert listed(2) == expected[100:200]
+    assert listed(3) == expected[200:] and expected[-1] == with_parts.text
+    # The page's rows come with what the list shows of them (the thread's parts).
+    assert "Thread with parts <span class=\"post-notes\">· thread of 2</span>" in alice_client.get(
+        CHANGELIST, {"p": 3}).content.decode()
+
+
 def test_the_date_drill_down_goes_from_years_to_months_to_days(alice_client, alice_bot):
     for moment in (datetime(2025, 3, 9, 12, tzinfo=UTC), datetime(2026, 1, 30, 12, tzinfo=UTC),
                    datetime(2026, 2, 2, 12, tzinfo=UTC)):
