@@ -120,6 +120,10 @@ class Post(models.Model):
             models.Index(fields=["account", "published_at"], name="post_account_published_idx"),
             # The calendar reads a period of published posts by when they went out.
             models.Index(fields=["published_at"], name="post_published_idx"),
+            # The dashboard's chart: published posts per day of the last 30
+            # days, counted from this index alone (time and account).
+            models.Index(fields=["published_at"], include=["account"], condition=Q(status="published"),
+                         name="post_published_day_idx"),
             # The dashboard's last published thread of each account (the index
             # above also holds the not yet published, first in a newest-first read).
             models.Index(fields=["account", "published_at"], condition=Q(status="published", parent__isnull=True),

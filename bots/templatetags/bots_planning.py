@@ -17,6 +17,9 @@ from bots.planning import costs, dashboard
 
 register = template.Library()
 
+# The admin index's query parameter for the dashboard's page of accounts.
+PAGE_PARAMETER = "accounts"
+
 
 @register.simple_tag
 def calendar_query(view: str, day: date, account: XAccount | None) -> str:
@@ -37,7 +40,9 @@ def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     request = context["request"]
     accounts = access.accounts(request.user)
     return {
-        "dashboard": dashboard.dashboard_for(accounts=accounts, zone=timezone.get_current_timezone()),
+        "dashboard": dashboard.dashboard_for(accounts=accounts, zone=timezone.get_current_timezone(),
+                                             page=request.GET.get(PAGE_PARAMETER, 1)),
+        "page_parameter": PAGE_PARAMETER,
         "zone": timezone.get_current_timezone(),
     }
 

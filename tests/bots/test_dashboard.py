@@ -129,3 +129,38 @@ def test_the_dashboard_costs_the_same_queries_for_two_or_twenty_accounts(lea, dj
         html = client.get(INDEX).content.decode()
     assert html.count('class="dashboard-account"') == 20
     print(f"\nthe admin index takes {len(two.captured_queries)} queries with 2 or 20 accounts")
+
+
+def test_accounts_come_a_page_at_a_time_those_needing_a_person_first(lea):
+    from bots.planning.dashboard import ACCOUNTS_PER_PAGE
+
+    count = ACCOUNTS_PER_PAGE + 5
+    accounts = [account_of(lea, f"lea_{n:02}", str(9100 + n)) for n in range(count)]
+    accounts[-1].mark_needs_reauth("X no longer accepts the tokens")
+    Post.objects.create(account=accounts[3], text="Failed", status=Post.Status.FAILED, last_error="refused")
+    client = client_for(lea)
+
+    first = client.get(INDEX).content.decode()
+    shown = re.findall(r'data-account="(lea_\d+)"', first)
+    assert len(shown) == ACCOUNTS_PER_PAGE
+    assert shown[0] == f"lea_{count - 1:02}" and shown[1:] == [f"lea_{n:02}" for n in range(ACCOUNTS_PER_PAGE - 1)]
+    assert (f'<p class="dashboard-totals" role="status">{count} accounts, '
+            '<a href="/admin/accounts/xaccount/?status__exact=needs_reauth">1 needs reconnecting</a> · '
+            '<a class="dashboard-failed" href="/admin/bots/post/?status=failed">1 post failed in the last 24 hours</a>'
+            '</p>') in first
+    assert f"accounts 1–{ACCOUNTS_PER_PAGE} of {count}, those needing a person first" in first
+    assert 'href="?accounts=2#dashboard" rel="next"' in first and 'rel="prev"' not in first
+
+    second = client.get(INDEX, {"accounts": 2}).content.decode()
+    assert re.findall(r'data-account="(lea_\d+)"', second) == [
+        f"lea_{n:02}" for n in range(ACCOUNTS_PER_PAGE - 1, count - 1)]
+    assert 'href="?accounts=1#dashboard" rel="prev"' in second and 'rel="next"' not in second
+    # The chart and the totals are the whole workspace's on every page.
+    assert f"{count} accounts" in second
+
+    # Not a page number: the first page; past the last: the last.
+    assert re.findall(r'data-account="(lea_\d+)"', client.get(INDEX, {"accounts": "x"}).content.decode()) == shown
+    assert client.get(INDEX, {"accounts": 99}).content.decode().count('class="dashboard-account"') == 5
+    # The totals' link lists just the accounts to reconnect.
+    listed = client.get("/admin/accounts/xaccount/", {"status__exact": "needs_reauth"}).content.decode()
+    assert f"@lea_{count - 1:02}" in listed and "@lea_00" not in listed

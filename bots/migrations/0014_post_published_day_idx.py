@@ -1,0 +1,24 @@
+"""The dashboard's chart of published posts per day: each published post's
+time and account in one index, so that the last 30 days are counted from the
+index alone. Built CONCURRENTLY on PostgreSQL so posting goes on while it
+builds."""
+
+from django.db import migrations, models
+
+from botplatform.migration_operations import AddIndexConcurrently
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("bots", "0013_post_thread_list_idx"),
+    ]
+
+    operations = [
+        AddIndexConcurrently(
+            model_name="post",
+            index=models.Index(condition=models.Q(("status", "published")), fields=["published_at"],
+                               include=("account",), name="post_published_day_idx"),
+        ),
+    ]
