@@ -1,7 +1,7 @@
-"""The dashboard's chart of published posts per day: each published post's
-time and account in one index, so that the last 30 days are counted from the
-index alone. Built CONCURRENTLY on PostgreSQL so posting goes on while it
-builds."""
+"""Published posts per day, for the dashboard's chart and the calendar: each
+published post's time, account and thread in one index, so that a period's
+days are counted from the index alone. Built CONCURRENTLY on PostgreSQL so
+posting goes on while it builds."""
 
 from django.db import migrations, models
 
@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
         AddIndexConcurrently(
             model_name="post",
             index=models.Index(condition=models.Q(("status", "published")), fields=["published_at"],
-                               include=("account",), name="post_published_day_idx"),
+                               include=("account", "parent"), name="post_published_day_idx"),
         ),
     ]

@@ -16,8 +16,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When, Window
-from django.db.models.functions import Coalesce, RowNumber, TruncDate
+from django.db import connection
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -140,12 +141,10 @@ def calendar_build(
     month around ``anchor``, in ``zone``."""
     today = (now or timezone.now()).astimezone(zone).date()
     first, last, previous, following = period(view, anchor)
-    start = local_instant(first, time(0), zone)
-    end = local_instant(last + timedelta(days=1), time(0), zone)
     chosen = accounts.filter(pk=account.pk) if account is not None else accounts
 
     limit = PER_DAY[view]
-    entries, counts = _entries(chosen, start, end, zone=zone, per_day=limit)
+    entries, counts = _entries(chosen, first, last, zone=zone, per_day=limit)
     by_day: dict[date, list[Entry]] = defaultdict(list)
     for entry in entries:
         by_day[timezone.localtime(entry.at, zone).date()].append(entry)
@@ -172,35 +171,39 @@ def calendar_build(
                     following=following)
 
 
-def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime, *, zone: tzinfo,
+def _entries(accounts: QuerySet[XAccount], first: date, last: date, *, zone: tzinfo,
              per_day: int) -> tuple[list[Entry], dict[date, int]]:
-    """The first ``per_day`` entries of each day between ``start`` and ``end``
+    """The first ``per_day`` entries of each day from ``first`` to ``last``
     (days in ``zone``), and how many each day has in all. Only the entries
-    shown are read whole: a month of a busy workspace holds tens of thousands."""
+    shown are read whole: a month of a busy workspace holds tens of thousands.
+
+    A published thread is on the day it went out, any other on the day it is
+    due. The days' counts of each kind come from indexes alone; then each day's
+    first threads of a kind it has are an index read that stops after
+    ``per_day`` (one query for the whole period)."""
+    threads = Post.objects.filter(parent__isnull=True, account__in=accounts).order_by()
+    published = threads.filter(status=Status.PUBLISHED)
+    waiting = threads.filter(status__in=[status for status in SHOWN if status != Status.PUBLISHED])
+    start, end = local_instant(first, time(0), zone), local_instant(last + timedelta(days=1), time(0), zone)
+    per_day_counts: dict[date, int] = defaultdict(int)
+    earliest = []
+    for kind, at_field in ((published, "published_at"), (waiting, "scheduled_at")):
+        days = (kind.filter(**{f"{at_field}__gte": start, f"{at_field}__lt": end})
+                .annotate(day=TruncDate(at_field, tzinfo=zone)).values("day").annotate(n=Count("*")))
+        for day, n in days.values_list("day", "n"):
+            per_day_counts[day] += n
+            begin, until = local_instant(day, time(0), zone), local_instant(day + timedelta(days=1), time(0), zone)
+            earliest.append(kind.filter(**{f"{at_field}__gte": begin, f"{at_field}__lt": until})
+                            .order_by(at_field, "pk").values_list("pk", flat=True)[:per_day])
+    if not earliest:
+        return [], {}
     at = Case(When(status=Status.PUBLISHED, then=F("published_at")), default=F("scheduled_at"))
-    shown = (
-        Post.objects.filter(parent__isnull=True, account__in=accounts, status__in=SHOWN)
-        .filter(
-            Q(status=Status.PUBLISHED, published_at__gte=start, published_at__lt=end)
-            | (~Q(status=Status.PUBLISHED) & Q(scheduled_at__gte=start, scheduled_at__lt=end))
-        )
-        .annotate(at=at, day=TruncDate(at, tzinfo=zone))
-        .order_by()
-    )
-    # One read of the period: each day's first entries, and with each the
-    # day's number of entries.
-    firsts = list(
-        shown.annotate(rank=Window(RowNumber(), partition_by=[F("day")], order_by=[F("at").asc(), F("pk").asc()]),
-                       on_day=Window(Count("pk"), partition_by=[F("day")]))
-        .filter(rank__lte=per_day).values_list("pk", "day", "on_day")
-    )
-    per_day_counts = {day: on_day for _, day, on_day in firsts}
     first_unpublished_part = (
         Post.objects.filter(parent_id=OuterRef("pk")).exclude(status=Status.PUBLISHED).order_by("position")
     )
     parts = Post.objects.filter(parent_id=OuterRef("pk")).values("parent_id").annotate(n=Count("pk")).values("n")
     rows = (
-        Post.objects.filter(pk__in=[pk for pk, _, _ in firsts])
+        Post.objects.filter(pk__in=_all_of(earliest))
         .annotate(
             at=at,
             thread_status=Case(
@@ -220,7 +223,13 @@ def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime, *, zo
     )
     labels = dict(Status.choices)
     entries = []
+    shown_on: dict[date, int] = defaultdict(int)
     for pk, username, account_status, text, status, error, at, part_count in rows:
+        # Each day's first of either kind were read: the day's first of both.
+        day = timezone.localtime(at, zone).date()
+        shown_on[day] += 1
+        if shown_on[day] > per_day:
+            continue
         key, label = status, labels[status]
         if status == Status.CLAIMED:
             key = Status.SENDING
@@ -228,7 +237,15 @@ def _entries(accounts: QuerySet[XAccount], start: datetime, end: datetime, *, zo
             key, label = HELD, held_label(username, account_status)
         entries.append(Entry(pk=pk, username=username, text=text, status=key, label=label, at=at,
                              parts=part_count, error=error))
-    return entries, per_day_counts
+    return entries, dict(per_day_counts)
+
+
+def _all_of(queries: list[QuerySet]) -> list[int]:
+    """The ids the queries find: in one statement (UNION ALL) where the
+    database takes a LIMIT in each part of one, else one query each (SQLite)."""
+    if connection.features.supports_slicing_ordering_in_compound:
+        return list(queries[0].union(*queries[1:], all=True))
+    return [pk for query in queries for pk in query]
 
 
 def _day_in_post_list(day: date, account: XAccount | None) -> str:

@@ -120,9 +120,10 @@ class Post(models.Model):
             models.Index(fields=["account", "published_at"], name="post_account_published_idx"),
             # The calendar reads a period of published posts by when they went out.
             models.Index(fields=["published_at"], name="post_published_idx"),
-            # The dashboard's chart: published posts per day of the last 30
-            # days, counted from this index alone (time and account).
-            models.Index(fields=["published_at"], include=["account"], condition=Q(status="published"),
+            # Published posts per day, counted from this index alone (time,
+            # account, and whether a thread's first post): the dashboard's
+            # chart of 30 days and the calendar's days.
+            models.Index(fields=["published_at"], include=["account", "parent"], condition=Q(status="published"),
                          name="post_published_day_idx"),
             # The dashboard's last published thread of each account (the index
             # above also holds the not yet published, first in a newest-first read).
@@ -131,10 +132,11 @@ class Post(models.Model):
             # The dashboard's posts held by a budget: scheduled posts with a reason.
             models.Index(fields=["account"], condition=Q(status="scheduled") & ~Q(last_error=""),
                          name="post_waiting_reason_idx"),
-            # The post list, one row per thread, newest first: a deep page's
-            # ids are read from this index alone (the account, for the
-            # workspace, is in it too).
-            models.Index(fields=["-scheduled_at", "-id"], include=["account"], condition=Q(parent__isnull=True),
+            # Threads by when they are due, with their account and status: a
+            # deep page of the post list (newest first) reads its ids from
+            # this index alone, and the calendar counts a period's threads.
+            models.Index(fields=["-scheduled_at", "-id"], include=["account", "status"],
+                         condition=Q(parent__isnull=True),
                          name="post_thread_list_idx"),
             # The post list filtered by a status, newest first.
             models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),

@@ -171,6 +171,21 @@ def test_a_held_post_and_a_busy_day(nina, nina_account):
     assert week.count("calendar-entry-held") == 8
 
 
+def test_a_busy_day_shows_its_first_threads_by_time_whether_published_or_due(nina, nina_account):
+    at = datetime(2031, 6, 5, 13, 0, tzinfo=UTC)
+    for n in range(0, 10, 2):
+        post(nina_account, f"Due {n}", at + timedelta(minutes=n))
+        # Published a minute after its own time: the calendar places it when it went out.
+        out = post(nina_account, f"Out {n + 1}", at + timedelta(minutes=n), status=Post.Status.PUBLISHED)
+        Post.objects.filter(pk=out.pk).update(published_at=at + timedelta(minutes=n + 1))
+    post(nina_account, "Next day", at + timedelta(days=1))
+    html = client_for(nina).get(CALENDAR, {"day": "2031-06-05"}).content.decode()
+    cell = day_cell(html, date(2031, 6, 5))
+    assert re.findall(r"(Due \d|Out \d)", cell) == ["Due 0", "Out 1", "Due 2", "Out 3", "Due 4", "Out 5"]
+    assert '<a class="calendar-more" href="' in cell and "+ 4 more</a>" in cell
+    assert "Next day" in day_cell(html, date(2031, 6, 6))
+
+
 def test_bad_requests_get_a_clear_error_and_the_default_view(nina, nina_account):
     client = client_for(nina)
     response = client.get(CALENDAR, {"view": "year", "day": "2031-13-40"})
