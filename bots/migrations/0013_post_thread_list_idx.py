@@ -1,6 +1,5 @@
-"""The post list's deep pages and the calendar's days: each thread's time,
-id, account and status in one index, newest first, so that a page's ids are
-read from the index alone, and a period's threads counted from it.
+"""The post list's deep pages: each thread's time, id and account in one
+index, newest first, so that a page's ids are read from the index alone.
 Built CONCURRENTLY on PostgreSQL so posting goes on while it builds."""
 
 from django.db import migrations, models
@@ -19,6 +18,6 @@ class Migration(migrations.Migration):
         AddIndexConcurrently(
             model_name="post",
             index=models.Index(condition=models.Q(("parent__isnull", True)), fields=["-scheduled_at", "-id"],
-                               include=("account", "status"), name="post_thread_list_idx"),
+                               include=("account",), name="post_thread_list_idx"),
         ),
     ]

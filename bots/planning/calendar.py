@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots.posting.models import Post, held_label
+from bots.posting.models import WAITING, Post, held_label
 from bots.zones import local_instant
 
 Status = Post.Status
@@ -31,8 +31,6 @@ View = Literal["week", "month"]
 VIEWS: tuple[View, ...] = ("month", "week")
 HELD = "held"
 
-SHOWN = (Status.PENDING_APPROVAL, Status.SCHEDULED, Status.CLAIMED, Status.SENDING, Status.PUBLISHED, Status.FAILED,
-         Status.UNKNOWN)
 # (status key, legend label), in the order the legend shows them.
 LEGEND = (
     (Status.PENDING_APPROVAL, "Pending approval"),
@@ -183,7 +181,7 @@ def _entries(accounts: QuerySet[XAccount], first: date, last: date, *, zone: tzi
     ``per_day`` (one query for the whole period)."""
     threads = Post.objects.filter(parent__isnull=True, account__in=accounts).order_by()
     published = threads.filter(status=Status.PUBLISHED)
-    waiting = threads.filter(status__in=[status for status in SHOWN if status != Status.PUBLISHED])
+    waiting = threads.filter(status__in=WAITING)
     start, end = local_instant(first, time(0), zone), local_instant(last + timedelta(days=1), time(0), zone)
     per_day_counts: dict[date, int] = defaultdict(int)
     earliest = []

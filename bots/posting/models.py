@@ -12,6 +12,11 @@ from django.utils import timezone
 
 from accounts.models import XAccount
 
+# The calendar's threads that are placed on the day they are due: all but
+# drafts, cancelled and published ones (a published thread is on the day it
+# went out). Their index's condition is this very list.
+WAITING = ("pending_approval", "scheduled", "claimed", "sending", "failed", "unknown")
+
 
 class Post(models.Model):
     """One post on X, or one part of a thread.
@@ -132,12 +137,15 @@ class Post(models.Model):
             # The dashboard's posts held by a budget: scheduled posts with a reason.
             models.Index(fields=["account"], condition=Q(status="scheduled") & ~Q(last_error=""),
                          name="post_waiting_reason_idx"),
-            # Threads by when they are due, with their account and status: a
-            # deep page of the post list (newest first) reads its ids from
-            # this index alone, and the calendar counts a period's threads.
-            models.Index(fields=["-scheduled_at", "-id"], include=["account", "status"],
-                         condition=Q(parent__isnull=True),
+            # The post list, one row per thread, newest first: a deep page's
+            # ids are read from this index alone (the account, for the
+            # workspace, is in it too).
+            models.Index(fields=["-scheduled_at", "-id"], include=["account"], condition=Q(parent__isnull=True),
                          name="post_thread_list_idx"),
+            # The calendar's threads still to go out (or failed), by when
+            # they are due, counted per day from this index alone.
+            models.Index(fields=["scheduled_at"], include=["account", "status"],
+                         condition=Q(parent__isnull=True, status__in=WAITING), name="post_waiting_thread_idx"),
             # The post list filtered by a status, newest first.
             models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),
             # Each account's queue: its threads waiting to go out, in order
