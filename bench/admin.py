@@ -2,8 +2,9 @@
 
 The run's 1,000 accounts get posts written with COPY: nine in ten published
 over the past year, one in ten scheduled over the next three months, with
-texts made of everyday words (one post in 500 has the phrase the search looks
-for). The web process runs as the Procfile's does, gunicorn, with one worker;
+texts made of everyday words (one post in 500 has the common phrase the
+search looks for, and the same 16 posts at both sizes a rare one); one busy
+account has one post in twenty besides its share. The web process runs as the Procfile's does, gunicorn, with one worker;
 the staff member who owns every account signs in through the admin's login
 form, and each page is fetched three times, the best time kept.
 
@@ -35,6 +36,9 @@ from .world import World, clear_posts
 
 PASSWORD = "bench-admin-password"  # nosec B105: a throwaway user of the benchmark's own database
 PHRASE = "harbor lights"
+# A phrase in the same 16 posts at both sizes (all among the first 1,000):
+# the search's own growth with the table, its result unchanged.
+RARE_PHRASE = "velvet compass"
 WORDS = (
     "morning coffee launch update thread weekly recap new feature release notes team photo event ticket sale "
     "reminder webinar podcast episode blog post tip trick question answer poll result thank you community "
@@ -51,6 +55,9 @@ class Page:
     name: str
     url: str
     target: float = PAGE_TARGET
+    # Whether the page lists as much at both sizes, so that its growth is the
+    # table's alone (a search whose matches grow a hundredfold lists more).
+    same_listing: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ def text_of(n: int) -> str:
     words = [WORDS[(n * 7 + k * 13) % len(WORDS)] for k in range(5)]
     if n % 500 == 7:
         words.insert(2, PHRASE)
+    if n % 64 == 5 and n < 1_000:
+        words.insert(1, RARE_PHRASE)
     return f"{' '.join(words)} #{n % 97} {n}"
 
 
@@ -80,7 +89,9 @@ def copy_posts(world: World, owner_id: int, count: int, *, offset: int, now: dat
     with connection.connection.cursor() as cursor:
         with cursor.copy(f"COPY {Post._meta.db_table} ({columns}) FROM STDIN") as copy:
             for n in range(offset, offset + count):
-                account = accounts[n % len(accounts)]
+                # One busy account has one post in twenty besides its share,
+                # so that its filtered list is a full page at both sizes.
+                account = accounts[0] if n % 20 == 1 else accounts[n % len(accounts)]
                 row = dict(fixed, account=account.pk, text=text_of(n))
                 # Spread evenly in time whatever the count, by a fixed stride.
                 spread = (n * 7_919) % 1_000_000 / 1_000_000
@@ -121,8 +132,10 @@ def pages(world: World, rows: int) -> list[Page]:
         ("X accounts", reverse("admin:accounts_xaccount_changelist"), {}),
     ]
     out = [Page(name, f"{url}?{urlencode(query)}" if query else url) for name, url, query in listed]
-    out.append(Page(f"Posts list, search for a phrase (“{PHRASE}”)", f"{posts}?{urlencode({'q': PHRASE})}",
-                    SEARCH_TARGET))
+    out.append(Page(f"Posts list, search for a rare phrase (“{RARE_PHRASE}”, the same 16 posts at both sizes)",
+                    f"{posts}?{urlencode({'q': RARE_PHRASE})}", SEARCH_TARGET))
+    out.append(Page(f"Posts list, search for a common phrase (“{PHRASE}”, one post in 500)",
+                    f"{posts}?{urlencode({'q': PHRASE})}", SEARCH_TARGET, same_listing=False))
     return out
 
 
@@ -271,7 +284,8 @@ def run(world: World, results: Results) -> None:
         results.add("admin", f"{page.name}, {big_rows:,} posts ({after.queries} queries)", after.seconds, "s",
                     target=f"≤ {page.target * 1000:.0f} ms", check=lambda v, t=page.target: v <= t)
         results.add("admin", f"{page.name}: {big_rows:,} ÷ {small_rows:,} posts", after.seconds / before.seconds,
-                    "×", target=f"≤ {GROWTH_TARGET}", check=lambda v: v <= GROWTH_TARGET)
+                    "×", target=f"≤ {GROWTH_TARGET}" if page.same_listing else "",
+                    check=(lambda v: v <= GROWTH_TARGET) if page.same_listing else None)
         results.plans[f"{page.name}, {big_rows:,} posts"] = f"{after.slowest}\n\n{after.plan}"
     for rows, (first_byte, whole, lines, grown) in ((small_rows, small_export), (big_rows, big_export)):
         big_case = rows == big_rows

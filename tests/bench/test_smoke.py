@@ -36,7 +36,8 @@ EXPECTED = {
     "admin": ["admin home (dashboard), 10,000 posts", "Posts list, 10,000 posts",
               "Posts list, a deep page (500, or the last one), 10,000 posts",
               "Posts list filtered by status: scheduled, 10,000 posts", "Calendar (month), 10,000 posts",
-              "Posting queues, 10,000 posts", "X accounts, 10,000 posts", "Posts list, search for a phrase",
+              "Posting queues, 10,000 posts", "X accounts, 10,000 posts", "Posts list, search for a rare phrase",
+              "Posts list, search for a common phrase", "Posts list filtered by account, 10,000 posts",
               "CSV export at 10,000 posts: first byte", "CSV export at 10,000 posts: web worker's memory growth"],
 }
 
