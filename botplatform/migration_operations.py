@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddIndex, RemoveIndex
 from django.db.migrations.operations.base import Operation
 
 
@@ -61,6 +61,26 @@ class AddIndexConcurrently(AddIndex):
 
     def describe(self) -> str:
         return f"{super().describe()} (concurrently on PostgreSQL)"
+
+
+class RemoveIndexConcurrently(RemoveIndex):
+    """Django's RemoveIndex, dropped CONCURRENTLY on PostgreSQL (no lock that
+    stops writes while it waits; the migration must not be atomic) and as
+    usual elsewhere."""
+
+    def database_forwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            concurrently = schema_editor.connection.vendor == "postgresql"
+            schema_editor.remove_index(model, index, **({"concurrently": True} if concurrently else {}))
+
+    def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            concurrently = schema_editor.connection.vendor == "postgresql"
+            schema_editor.add_index(model, index, **({"concurrently": True} if concurrently else {}))
 
 
 class AddTrigramIndex(Operation):

@@ -146,8 +146,12 @@ class Post(models.Model):
             # they are due, counted per day from this index alone.
             models.Index(fields=["scheduled_at"], include=["account", "status"],
                          condition=Q(parent__isnull=True, status__in=WAITING), name="post_waiting_thread_idx"),
-            # The post list filtered by a status, newest first.
-            models.Index(fields=["status", "scheduled_at"], name="post_status_scheduled_idx"),
+            # The post list filtered by a status, in the list's own order
+            # (newest first, the id breaking ties), so that PostgreSQL reads
+            # the page straight from it (and not through the thread list's
+            # index, past every thread of other statuses); the dashboard's
+            # failures of the day.
+            models.Index(fields=["status", "-scheduled_at", "-id"], include=["account"], name="post_status_list_idx"),
             # Each account's queue: its threads waiting to go out, in order
             # (the dashboard's next post, the queue pages and their counts).
             models.Index(fields=["account", "scheduled_at"], condition=Q(status="scheduled", parent__isnull=True),
