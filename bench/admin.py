@@ -205,9 +205,25 @@ def measure(base: str, session: requests.Session, user, page: Page) -> Measured:
     return Measured(best_time(session, f"{base}{page.url}"), queries, slowest, plan)
 
 
-def export(base: str, session: requests.Session, worker_pid: int) -> tuple[float, float, int, int]:
+# Memory that is constant grows at the start of a stream (the first query of
+# its shape, buffers), not with the rows: the growth after these many rows.
+SETTLED_AFTER = 10_000
+
+
+@dataclass(frozen=True)
+class Exported:
+    first_byte: float
+    whole: float
+    rows: int
+    grown: int
+    # The growth after the first SETTLED_AFTER rows (None for fewer rows).
+    grown_after_settled: int | None
+
+
+def export(base: str, session: requests.Session, worker_pid: int) -> Exported:
     """The CSV export of the scheduled posts: seconds to its first byte, to its
-    last, its rows, and how far the web worker's memory rose while it streamed."""
+    last, its rows, and how far the web worker's memory rose while it streamed,
+    in all and after its first SETTLED_AFTER rows."""
     url = f"{base}{reverse('admin:bots_post_export')}?{urlencode({'status': 'scheduled'})}"
     worker = psutil.Process(worker_pid)
     before = worker.memory_info().rss
@@ -229,15 +245,20 @@ def export(base: str, session: requests.Session, worker_pid: int) -> tuple[float
             chunks = answer.iter_content(chunk_size=65536)
             first = next(chunks)
             first_byte = time.perf_counter() - began
-            lines = first.count(b"\n") + sum(chunk.count(b"\n") for chunk in chunks)
+            lines, settled = first.count(b"\n"), None
+            for chunk in chunks:
+                lines += chunk.count(b"\n")
+                if settled is None and lines > SETTLED_AFTER:
+                    settled = worker.memory_info().rss
         whole = time.perf_counter() - began
     finally:
         done.set()
         sampler.join()
-    return first_byte, whole, lines - 1, peak[0] - before
+    return Exported(first_byte, whole, lines - 1, peak[0] - before,
+                    None if settled is None else max(0, peak[0] - settled))
 
 
-def measure_all(world: World, user, rows: int) -> tuple[dict[str, Measured], tuple[float, float, int, int]]:
+def measure_all(world: World, user, rows: int) -> tuple[dict[str, Measured], Exported]:
     web = world.system.start_web()
     try:
         session = signed_in(web.url, user.get_username())
@@ -293,16 +314,19 @@ def run(world: World, results: Results) -> None:
                     "×", target=f"≤ {GROWTH_TARGET}" if page.same_listing else "",
                     check=(lambda v: v <= GROWTH_TARGET) if page.same_listing else None)
         results.plans[f"{page.name}, {big_rows:,} posts"] = f"{after.slowest}\n\n{after.plan}"
-    for rows, (first_byte, whole, lines, grown) in ((small_rows, small_export), (big_rows, big_export)):
+    for rows, exported in ((small_rows, small_export), (big_rows, big_export)):
         big_case = rows == big_rows
-        results.add("admin", f"CSV export of the scheduled posts at {rows:,} posts: rows", lines, "")
-        results.add("admin", f"CSV export at {rows:,} posts: first byte", first_byte, "s",
+        results.add("admin", f"CSV export of the scheduled posts at {rows:,} posts: rows", exported.rows, "")
+        results.add("admin", f"CSV export at {rows:,} posts: first byte", exported.first_byte, "s",
                     target=f"≤ {FIRST_BYTE_TARGET:g} s" if big_case else "",
                     check=(lambda v: v <= FIRST_BYTE_TARGET) if big_case else None)
-        results.add("admin", f"CSV export at {rows:,} posts: whole file", whole, "s")
-        results.add("admin", f"CSV export at {rows:,} posts: web worker's memory growth", grown / 2**20, "MB",
+        results.add("admin", f"CSV export at {rows:,} posts: whole file", exported.whole, "s")
+        results.add("admin", f"CSV export at {rows:,} posts: web worker's memory growth", exported.grown / 2**20, "MB",
                     target="≤ 20 MB" if big_case else "",
                     check=(lambda v: v <= EXPORT_MEMORY_TARGET / 2**20) if big_case else None)
+        if exported.grown_after_settled is not None:
+            results.add("admin", f"CSV export at {rows:,} posts: memory growth after its first "
+                                 f"{SETTLED_AFTER:,} rows", exported.grown_after_settled / 2**20, "MB")
     for name, plan in results.plans.items():
         if name.startswith("admin home") or "search" in name:
             print(f"-- the slowest query of {name}:\n{plan}", flush=True)
