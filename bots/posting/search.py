@@ -50,10 +50,14 @@ def search_threads(roots: QuerySet[Post], search: str) -> QuerySet[Post]:
         threads = posts.order_by().values_list(Coalesce("parent_id", "pk"), flat=True).distinct()
         # A word found in few posts: their threads by id, which PostgreSQL
         # reads one by one (as a subquery it guessed ten times the rows and
-        # read every thread to join them). A common word stays a subquery.
+        # read every thread to join them).
         few = list(threads[: FEW + 1])
         if len(few) > FEW:
-            roots = roots.filter(pk__in=threads)
+            # A common word: each thread's own text and handle are checked as
+            # the list is read in its order, which stops at a page's worth;
+            # the threads whose parts have it (parts are few) come by id.
+            in_parts = Post.objects.filter(parent__isnull=False, text__icontains=word).order_by().values("parent_id")
+            roots = roots.filter(Q(text__icontains=word) | Q(account_id__in=account_ids) | Q(pk__in=in_parts))
         else:
             found = set(few) if found is None else found & set(few)
     # The words found in few posts, as one list: the threads that have them all.
