@@ -304,7 +304,15 @@ def test_filters_and_search(alice_client, alice, alice_bot, sandbox):
     assert "About tea" in rows(q="@alice_bot") and "About coffee" not in rows(q="@alice_bot")
 
 
-def test_a_search_finds_a_thread_by_any_of_its_parts_once_and_needs_every_word(alice_client, alice_bot):
+# A word in few threads is looked up by their ids, a common one checked on each
+# thread as the list is read: with none counted as few, every word is common.
+@pytest.mark.parametrize("few", [None, 0], ids=["rare words", "common words"])
+def test_a_search_finds_a_thread_by_any_of_its_parts_once_and_needs_every_word(alice_client, alice_bot, few,
+                                                                                monkeypatch):
+    from bots.posting import search
+
+    if few is not None:
+        monkeypatch.setattr(search, "FEW", few)
     draft(alice_bot, "Plans for the weekend", parts=("harbor lights at dusk", "and the harbor again"))
     draft(alice_bot, "The harbor only")
     draft(alice_bot, "Lights out")
@@ -321,6 +329,8 @@ def test_a_search_finds_a_thread_by_any_of_its_parts_once_and_needs_every_word(a
     # Listed once, though three of its posts match.
     paginator = alice_client.get(CHANGELIST, {"q": "HARBOR"}).content.decode().split('class="paginator"')[1]
     assert re.search(r"\b2 posts\b", paginator), paginator
+    # A word in the account's handle finds its threads.
+    assert found("alice_bot dusk") == ["Plans for the weekend"]
 
 
 def test_a_thread_is_listed_under_the_status_of_the_part_it_is_at(alice_client, alice_bot):
