@@ -279,6 +279,9 @@ class Processes:
             self.honcho.send_signal(self._early_signal)
 
     def _forward(self, signum: int, frame: object) -> None:
+        # One signal stops honcho; make passes its own on too, a second one.
+        if self.stopping:
+            return
         self.stopping = True
         if hasattr(self, "honcho"):
             self.honcho.send_signal(signum)
