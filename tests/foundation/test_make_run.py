@@ -22,6 +22,9 @@ from tests.foundation.helpers import wait_until
 from tests.support import free_port
 
 
+ALICE_PASSWORD = "alice's own password"
+
+
 class Run:
     """`python -m botplatform.devrun` in a session of its own, as in a
     terminal, with its output gathered line by line."""
@@ -70,6 +73,18 @@ def row(box: list[str], label: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in box if line.startswith(f"{label}:"))
 
 
+def signed_in(web: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{web}/admin/login/", timeout=10)
+    session.headers.update({"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{web}/admin/login/"})
+    response = session.post(
+        f"{web}/admin/login/?next=/admin/", data={"username": username, "password": password}, timeout=10
+    )
+    assert response.url == f"{web}/admin/", response.text
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]  # signing in made a new one
+    return session
+
+
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -85,7 +100,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
         done = manage(*command, env=env)
         assert done.returncode == 0, done.stderr
     done = manage("createsuperuser", "--noinput", "--username", "alice", "--email", "alice@example.com",
-                  env={**env, "DJANGO_SUPERUSER_PASSWORD": "alice's own password"})
+                  env={**env, "DJANGO_SUPERUSER_PASSWORD": ALICE_PASSWORD})
     assert done.returncode == 0, done.stderr
     return url
 
@@ -136,6 +151,12 @@ def test_the_box_comes_once_everything_answers_with_a_redis_of_its_own(start) ->
     with redis.Redis(port=port, socket_connect_timeout=2) as own_redis:
         assert own_redis.ping()
         assert len(own_redis.client_list()) > 1, "the worker and beat use it"
+
+    linking = signed_in(web, "alice", ALICE_PASSWORD).post(
+        f"{web}/accounts/x/link/oauth2/", data={"next": ""}, allow_redirects=False
+    )
+    assert linking.headers["Location"].startswith(f"{sandbox}/i/oauth2/authorize?"), "X_API_BASE follows the sandbox"
+    assert requests.get(linking.headers["Location"], timeout=10).status_code == 200, "the callback is registered"
 
     assert run.ctrl_c() == 130
     for stopped in (port, run.web_port, run.sandbox_port):
