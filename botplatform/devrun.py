@@ -243,7 +243,7 @@ def main() -> int:
     )
     processes = Processes(names, environ=children, cwd=str(settings.BASE_DIR))
     not_ready = wait_until_ready(
-        [Probe("web", f"{web_url}/healthz"), Probe("sandbox", f"{sandbox_url}{SANDBOX_HEALTH_PATH}")],
+        [Probe("web", f"{web_url}{reverse('healthz')}"), Probe("sandbox", f"{sandbox_url}{SANDBOX_HEALTH_PATH}")],
         timeout=READY_TIMEOUT_SECONDS,
         keep_waiting=processes.running,
     )
