@@ -1,5 +1,5 @@
 # The quick start is two commands (README.md):
-#   make run    install what is missing, migrate, print the admin login, start everything
+#   make run    install what is missing, migrate, start everything, then print the login and links
 #   make test   install what is missing, run the whole test suite
 # The other targets are their steps. Debian 12 with Python 3.11 is assumed;
 # system packages come from apt-get (as root, or through sudo).
@@ -22,18 +22,9 @@ APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninterac
 .PHONY: run test deps redis-server chromium migrate
 
 run: deps redis-server migrate
-	python manage.py ensure_admin
-	@# Procfile.dev starts its own Redis on the default URL unless REDIS_URL
-	@# names another one or a Redis already listens there.
-	@if [ -n "$${REDIS_URL:-}" ]; then \
-	  echo "Using the Redis at REDIS_URL."; processes="sandbox web worker beat"; \
-	elif (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
-	  echo "Using the Redis already listening on 127.0.0.1:6379."; processes="sandbox web worker beat"; \
-	else \
-	  processes=""; \
-	fi; \
-	echo "Starting: web on http://127.0.0.1:8000, the X API sandbox on http://127.0.0.1:8765, a worker and beat. Ctrl-C stops them all."; \
-	exec honcho -f Procfile.dev start $$processes
+	@# Starts Procfile.dev through honcho, with its own Redis unless REDIS_URL
+	@# names one, and prints the admin login and links once everything answers.
+	python -m botplatform.devrun
 
 test: deps redis-server chromium
 	pytest $(PYTEST_ARGS)
@@ -56,8 +47,8 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Tests start their own redis-server and `make run` does too, unless REDIS_URL
-# names a Redis to use instead.
+# Tests start their own redis-server and `make run` does too (on a free port),
+# unless REDIS_URL names a Redis to use instead.
 redis-server:
 	@if [ -z "$${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then \
 	  echo "Installing redis-server (Debian package)"; \

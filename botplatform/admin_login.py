@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from botplatform.environment import secret_from_file
@@ -19,6 +20,11 @@ class AdminLogin:
     password: str | None
     created: bool
     problem: str = ""
+
+
+def default_password_file() -> Path:
+    """Where the development admin's generated password is kept."""
+    return settings.VAR_DIR / "admin-password.txt"
 
 
 def ensure_admin(*, username: str, password_file: Path) -> AdminLogin:

@@ -3,10 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from botplatform.admin_login import ensure_admin
+from botplatform.admin_login import ensure_admin, default_password_file
 
 
 class Command(BaseCommand):
@@ -17,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--password-file",
             type=Path,
-            default=settings.VAR_DIR / "admin-password.txt",
+            default=default_password_file(),
             help="where the generated password is kept (default: var/admin-password.txt)",
         )
 
