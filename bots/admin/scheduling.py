@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from accounts import access
 from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
-from bots.admin.base import badge, local_time, post_link
+from bots.admin.base import badge, local_time, post_link, x_link
 from bots.planning import slots
 from bots.planning.models import PostingQueue, PostingSlot
 from bots.posting.models import Post
@@ -197,7 +197,7 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
             "", '<tr class="bot-run"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
                 (local_time(run.slot), "Run now" if run.manual else "schedule", self._outcome(run),
-                 post_link(run.post), self._on_x(run.post) or run.note)
+                 post_link(run.post), (x_link(run.post.x_post_url) if run.post else "") or run.note)
                 for run in runs
             ),
         )
@@ -209,12 +209,6 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     def _outcome(self, run: BotRun) -> str:
         return badge(f"bot-run bot-run-{run.outcome}", run.get_outcome_display(), OUTCOME_COLOURS[run.outcome],
                      title=run.note)
-
-    def _on_x(self, post: Post | None) -> str:
-        if post is None or not post.x_post_url:
-            return ""
-        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">'
-                           "View on X ↗</a>", post.x_post_url)
 
     @admin.action(description="Run now (make the next post at once)", permissions=["manage"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
