@@ -38,7 +38,9 @@ BADGE_COLOURS = {
 
 
 def local_time(value: datetime | None, zone: tzinfo | None = None) -> str:
-    """An instant as a person reads it: in ``zone``, or the active (reader's) zone."""
+    """An instant as a person reads it: in ``zone``, or the active (reader's) zone.
+    Django renders a date and time in the same format (DATETIME_FORMAT in
+    botplatform/formats/en), for the values it shows itself."""
     if value is None:
         return ""
     local = value.astimezone(zone) if zone else timezone.localtime(value)
