@@ -335,8 +335,17 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
     def queued_count(self, obj: XAccount) -> int:
         return obj.queued_posts
 
+    def add_slots_first(self, obj: XAccount) -> str:
+        """What to do, on these pages, for an account without slots (the words of
+        slots.QueueError send people here, to Posting queues)."""
+        url = reverse("admin:bots_postingqueue_change", args=[obj.pk])
+        return format_html('<a href="{}#posting_slots-group" class="add-slots">add weekly times under '
+                           "“Posting slots” on @{}’s queue</a>", url, obj.username)
+
     @admin.display(description="next free slot")
     def next_free_slot(self, obj: XAccount) -> str:
+        if not obj.posting_slots.all():
+            return format_html("none yet: {}", self.add_slots_first(obj))
         try:
             return local_time(next(slots.free_slots(account=obj, slots=obj.posting_slots.all())),
                               slots.account_zone(obj))
@@ -420,7 +429,11 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         account = self._account(request, object_id, verb=access.WRITE)
         post = self._post(request, account)
-        add_to_queue(self, request, Post.objects.filter(pk=post.pk))
+        if account.posting_slots.exists():
+            add_to_queue(self, request, Post.objects.filter(pk=post.pk))
+        else:
+            self.message_user(request, format_html("@{} has no posting slots yet: {}.", account.username,
+                                                   self.add_slots_first(account)), messages.ERROR)
         return HttpResponseRedirect(reverse("admin:bots_postingqueue_queue", args=[account.pk]))
 
     def get_inline_instances(self, request: HttpRequest, obj: XAccount | None = None) -> Sequence[Any]:
