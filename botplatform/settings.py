@@ -169,6 +169,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One format for a date and time everywhere, the lists' (botplatform/formats/en).
+FORMAT_MODULE_PATH = ["botplatform.formats"]
 
 # Uploaded media (post images and videos) go through Django's storage API:
 # local files here by default; set STORAGES["default"] to S3 and the like.

@@ -1,7 +1,9 @@
-"""Read-only pages that show a person what the bots did: an index of users and
-a timeline per user, newest first, with each thread's replies nested under
-their parent, polls, images and videos. Also the bytes of uploaded media and
-the users' SVG avatars."""
+"""Read-only pages that show a person what the bots did: an index of users, a
+timeline per user, newest first, with each thread's replies nested under their
+parent, polls, images and videos, and one post's page with the replies under
+it, at the path of X's own (``/<username>/status/<id>``), so that a link to a
+post on X opens here when the sandbox is the X in use. Also the bytes of
+uploaded media and the users' SVG avatars."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from html import escape
 
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Rule
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from .ids import iso_time
@@ -47,6 +50,7 @@ def rules() -> list[Rule]:
         Rule("/_sandbox/timeline/<username>", methods=["GET"], endpoint=timeline),
         Rule("/_sandbox/media/<media_key>", methods=["GET"], endpoint=media),
         Rule("/_sandbox/avatars/<user_id>.svg", methods=["GET"], endpoint=avatar),
+        Rule("/<username>/status/<int:post_id>", methods=["GET"], endpoint=post),
     ]
 
 
@@ -167,12 +171,7 @@ def timeline(sb, request: Request, username: str) -> Response:
         for r in everything:
             if r["in_reply_to_tweet_id"] is not None:
                 children.setdefault(r["in_reply_to_tweet_id"], []).append(r)
-        shown: set[int] = set()
-        stack = list(roots)
-        while stack:
-            node = stack.pop()
-            shown.add(node["id"])
-            stack.extend(children.get(node["id"], []))
+        shown = _with_replies(roots, children)
         posts = "".join(
             _post_html(conn, r, users=users, children=children, by_id=by_id, shown=shown) for r in reversed(roots)
         )
@@ -182,6 +181,51 @@ def timeline(sb, request: Request, username: str) -> Response:
         f"<a href='/_sandbox/timeline'>all users</a></div></div></header>"
     )
     return _page(f"@{user['username']} · X API sandbox", header + (posts or "<p class=empty>No posts yet.</p>"))
+
+
+def _with_replies(roots: list[sqlite3.Row], children: dict[int, list]) -> set[int]:
+    """The ids of ``roots`` and of every reply under them."""
+    shown: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        shown.add(node["id"])
+        stack.extend(children.get(node["id"], []))
+    return shown
+
+
+def post(sb, request: Request, username: str, post_id: int) -> Response:
+    """One post and the replies under it. As on X, the post is found by its id
+    and a URL with another user's name leads to its author's."""
+    with sb.db.tx() as conn:
+        row = conn.execute("SELECT * FROM tweets WHERE id = ?", (post_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"There is no post {post_id} in the sandbox.")
+        users = {r["id"]: r for r in conn.execute("SELECT * FROM users")}
+        author = users[row["author_id"]]
+        if author["username"] != username:
+            return redirect(f"/{author['username']}/status/{post_id}", code=301)
+        thread = conn.execute(
+            "WITH RECURSIVE thread(id) AS (SELECT id FROM tweets WHERE in_reply_to_tweet_id = ? "
+            "UNION ALL SELECT t.id FROM tweets t JOIN thread ON t.in_reply_to_tweet_id = thread.id) "
+            "SELECT tweets.* FROM tweets JOIN thread USING (id) ORDER BY tweets.id",
+            (post_id,),
+        ).fetchall()
+        parent = conn.execute("SELECT * FROM tweets WHERE id = ?", (row["in_reply_to_tweet_id"],)).fetchone()
+        by_id = {r["id"]: r for r in [row, *thread, *([parent] if parent else [])]}
+        children: dict[int, list] = {}
+        for r in thread:
+            children.setdefault(r["in_reply_to_tweet_id"], []).append(r)
+        shown = _with_replies([row], children)
+        html = _post_html(conn, row, users=users, children=children, by_id=by_id, shown=shown)
+    name = escape(author["username"])
+    header = (
+        f"<header><img class=avatar src='{escape(author['profile_image_url'])}' alt=''><div>"
+        f"<h1>{escape(author['name'])}</h1><div class=sub>@{name} · "
+        f"<a href='/_sandbox/timeline/{name}#p{post_id}'>timeline</a> · "
+        f"<a href='/_sandbox/timeline'>all users</a></div></div></header>"
+    )
+    return _page(f"@{author['username']}: post {post_id} · X API sandbox", header + html)
 
 
 def media(sb, request: Request, media_key: str) -> Response:

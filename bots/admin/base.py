@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import gateway
 from bots.posting.models import Post
 
 Status = Post.Status
@@ -37,7 +38,9 @@ BADGE_COLOURS = {
 
 
 def local_time(value: datetime | None, zone: tzinfo | None = None) -> str:
-    """An instant as a person reads it: in ``zone``, or the active (reader's) zone."""
+    """An instant as a person reads it: in ``zone``, or the active (reader's) zone.
+    Django renders a date and time in the same format (DATETIME_FORMAT in
+    botplatform/formats/en), for the values it shows itself."""
     if value is None:
         return ""
     local = value.astimezone(zone) if zone else timezone.localtime(value)
@@ -65,10 +68,13 @@ def status_badge(key: str, label: str, *, title: str = "") -> str:
 
 
 def x_link(url: str) -> str:
+    """The "View on X" link to the post at ``url`` (as X gave it), on the X in
+    use: the sandbox's page for the post while the platform talks to the sandbox."""
     if not url:
         return ""
     return format_html(
-        '<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">View on X ↗</a>', url
+        '<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">View on X ↗</a>',
+        gateway.browser_url(url),
     )
 
 

@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from accounts import access
 from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
-from bots.admin.base import badge, local_time, post_link
+from bots.admin.base import badge, local_time, post_link, x_link
 from bots.planning import slots
 from bots.planning.models import PostingQueue, PostingSlot
 from bots.posting.models import Post
@@ -197,7 +197,7 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
             "", '<tr class="bot-run"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
                 (local_time(run.slot), "Run now" if run.manual else "schedule", self._outcome(run),
-                 post_link(run.post), self._on_x(run.post) or run.note)
+                 post_link(run.post), (x_link(run.post.x_post_url) if run.post else "") or run.note)
                 for run in runs
             ),
         )
@@ -209,12 +209,6 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     def _outcome(self, run: BotRun) -> str:
         return badge(f"bot-run bot-run-{run.outcome}", run.get_outcome_display(), OUTCOME_COLOURS[run.outcome],
                      title=run.note)
-
-    def _on_x(self, post: Post | None) -> str:
-        if post is None or not post.x_post_url:
-            return ""
-        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer" class="x-post-link">'
-                           "View on X ↗</a>", post.x_post_url)
 
     @admin.action(description="Run now (make the next post at once)", permissions=["manage"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
@@ -341,8 +335,17 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
     def queued_count(self, obj: XAccount) -> int:
         return obj.queued_posts
 
+    def add_slots_first(self, obj: XAccount) -> str:
+        """What to do, on these pages, for an account without slots (the words of
+        slots.QueueError send people here, to Posting queues)."""
+        url = reverse("admin:bots_postingqueue_change", args=[obj.pk])
+        return format_html('<a href="{}#posting_slots-group" class="add-slots">add weekly times under '
+                           "“Posting slots” on @{}’s queue</a>", url, obj.username)
+
     @admin.display(description="next free slot")
     def next_free_slot(self, obj: XAccount) -> str:
+        if not obj.posting_slots.all():
+            return format_html("none yet: {}", self.add_slots_first(obj))
         try:
             return local_time(next(slots.free_slots(account=obj, slots=obj.posting_slots.all())),
                               slots.account_zone(obj))
@@ -426,7 +429,11 @@ class PostingQueueAdmin(PolicyAdmin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         account = self._account(request, object_id, verb=access.WRITE)
         post = self._post(request, account)
-        add_to_queue(self, request, Post.objects.filter(pk=post.pk))
+        if account.posting_slots.exists():
+            add_to_queue(self, request, Post.objects.filter(pk=post.pk))
+        else:
+            self.message_user(request, format_html("@{} has no posting slots yet: {}.", account.username,
+                                                   self.add_slots_first(account)), messages.ERROR)
         return HttpResponseRedirect(reverse("admin:bots_postingqueue_queue", args=[account.pk]))
 
     def get_inline_instances(self, request: HttpRequest, obj: XAccount | None = None) -> Sequence[Any]:

@@ -30,6 +30,10 @@ from bots.posting.models import Post
 Status = Post.Status
 CHART_DAYS = 30
 CHART_WIDTH, CHART_HEIGHT = 600, 120
+# Room on the left for the count axis's labels, and above the highest bar.
+CHART_LEFT, CHART_TOP = 28, 10
+# Days whose date is written under the chart, a week apart back from today.
+LABELLED_DAYS = frozenset(CHART_DAYS - 1 - 7 * week for week in range(1, 4))
 # Accounts per page of the dashboard's table.
 ACCOUNTS_PER_PAGE = 25
 
@@ -66,6 +70,8 @@ class Bar:
     x: float
     y: float
     height: float
+    # The day's date is written under its bar.
+    labelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,12 @@ class Chart:
     total: int
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
+    left: int = CHART_LEFT
+    top: int = CHART_TOP
 
     @property
     def bar_width(self) -> float:
-        return self.width / CHART_DAYS - 2
+        return (self.width - self.left) / CHART_DAYS - 2
 
 
 @dataclass(frozen=True)
@@ -181,11 +189,12 @@ def posts_per_day(*, accounts: QuerySet[XAccount], zone: tzinfo, now: datetime) 
         .values("day").annotate(n=Count("*")).values_list("day", "n")
     )
     peak = max(counts.values(), default=0)
-    slot = CHART_WIDTH / CHART_DAYS
+    slot = (CHART_WIDTH - CHART_LEFT) / CHART_DAYS
     bars = []
     for n in range(CHART_DAYS):
         day = first + timedelta(days=n)
         count = counts.get(day, 0)
-        height = (CHART_HEIGHT - 10) * count / peak if peak else 0
-        bars.append(Bar(day=day, count=count, x=n * slot + 1, y=CHART_HEIGHT - height, height=height))
+        height = (CHART_HEIGHT - CHART_TOP) * count / peak if peak else 0
+        bars.append(Bar(day=day, count=count, x=CHART_LEFT + n * slot + 1, y=CHART_HEIGHT - height, height=height,
+                        labelled=n in LABELLED_DAYS))
     return Chart(bars=bars, peak=peak, total=sum(counts.values()))

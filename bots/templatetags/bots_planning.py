@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django import template
 from django.utils import timezone
 
-from accounts import access
+from accounts import access, gateway
 from accounts.models import XAccount
 from bots.planning import costs, dashboard
 
@@ -50,3 +50,9 @@ def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
 @register.filter
 def usd(amount: Decimal | None) -> str:
     return "" if amount is None else costs.money(amount)
+
+
+@register.filter
+def on_x(url: str) -> str:
+    """Where a link to the post at ``url`` (as X gave it) goes: the X in use."""
+    return gateway.browser_url(url)

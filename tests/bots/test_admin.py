@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from accounts import x_hosts
 from accounts.models import XAccount
 from bots.models import Post, PostMedia
 from bots.posting import services
@@ -231,7 +232,8 @@ def test_editing_keeps_the_media_checks_it_and_uploads_it_again_for_new_alt_text
     )
 
 
-def test_a_published_post_is_shown_read_only_and_not_changed(alice_client, alice_bot):
+def test_a_published_post_is_shown_read_only_and_not_changed(settings, alice_client, alice_bot):
+    settings.X_API_BASE = x_hosts.API  # X itself, whose page for the post the link opens
     post = draft(alice_bot, "Out there", status=Status.PUBLISHED, x_post_id="42",
                  x_post_url="https://x.com/alice_bot/status/42")
 
@@ -250,7 +252,8 @@ def test_a_published_post_is_shown_read_only_and_not_changed(alice_client, alice
 # The list.
 
 
-def test_the_list_shows_one_row_per_thread_with_status_link_and_error(alice_client, alice_bot):
+def test_the_list_shows_one_row_per_thread_with_status_link_and_error(settings, alice_client, alice_bot):
+    settings.X_API_BASE = x_hosts.API
     draft(alice_bot, "Thread start", parts=("thread middle",), scheduled_at=timezone.now())
     draft(alice_bot, "On X already", status=Status.PUBLISHED, x_post_url="https://x.com/alice_bot/status/7")
     reason = "X refused the post: " + "the text is a duplicate of one posted recently. " * 3

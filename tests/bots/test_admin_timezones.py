@@ -3,6 +3,7 @@ time zone, stored in UTC."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -45,6 +46,23 @@ def test_nine_in_new_york_in_winter_is_stored_as_fourteen_utc_and_shown_as_nine(
     assert "Tue 15 Jan 2030, 09:00 EST" in listing
     assert 'name="scheduled_at_1" value="09:00:00"' in form
     assert "In your time zone, <strong>America/New_York</strong>." in form
+
+
+def test_the_posts_page_the_list_and_the_dashboard_show_a_time_in_one_format(new_yorker, account):
+    at = datetime(2030, 1, 15, 14, 0, tzinfo=UTC)
+    post = Post.objects.create(account=account, text="Out in the morning", status=Post.Status.PUBLISHED,
+                               scheduled_at=at, sending_since=at, published_at=at,
+                               x_post_url="https://x.com/nina_bot/status/5")
+
+    listing = new_yorker.get(CHANGELIST).content.decode()
+    page = new_yorker.get(change_url(post.pk)).content.decode()
+    dashboard = new_yorker.get("/admin/").content.decode()
+
+    shown = "Tue 15 Jan 2030, 09:00 EST"
+    assert shown in listing
+    published_at = re.search(r'field-published_at.*?<div class="readonly">(.*?)</div>', page, re.S)
+    assert published_at and published_at.group(1) == shown
+    assert re.search(rf'class="x-post-link">{shown} ↗</a>', dashboard)
 
 
 def test_in_summer_the_same_hour_is_thirteen_utc(new_yorker, account):

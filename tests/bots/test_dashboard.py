@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import x_hosts
 from bots.models import Post
 from bots.planning import costs
 from tests.bots.csv_support import account_of, client_for, staff
@@ -41,7 +42,8 @@ def row_of(html: str, username: str) -> str:
     return match.group(1)
 
 
-def test_each_account_with_its_figures(lea):
+def test_each_account_with_its_figures(settings, lea):
+    settings.X_API_BASE = x_hosts.API  # X itself, whose page for the post the link opens
     news = account_of(lea, "lea_news", "8001")
     quiet = account_of(lea, "lea_quiet", "8002")
     quiet.mark_needs_reauth("X no longer accepts the tokens")

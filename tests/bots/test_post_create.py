@@ -287,7 +287,7 @@ def test_post_now_publishes_the_post_post_create_makes(sandbox, owner, fast_publ
 
     post = Post.objects.get()
     (on_x,) = sandbox_posts(sandbox, username="alice_bot")
-    assert output.strip() == f"Published: {post.x_post_url}" and on_x["text"] == "By hand"
+    assert output.strip() == f"Published: {sandbox}/alice_bot/status/{on_x['id']}" and on_x["text"] == "By hand"
     assert (post.account, post.parent, post.created_by, post.status) == (account, None, None, "published")
     assert before <= post.scheduled_at <= timezone.now() + timedelta(seconds=1)
 

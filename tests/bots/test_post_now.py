@@ -28,8 +28,10 @@ def test_post_now_publishes_and_prints_the_url(sandbox, owner, fast_publishing):
     output = post_now("--account", "@alice_bot", "Hello by hand")
 
     (on_x,) = sandbox_posts(sandbox, username="alice_bot")
-    assert output.strip() == f"Published: https://x.com/alice_bot/status/{on_x['id']}"
-    assert Post.objects.get().status == Post.Status.PUBLISHED
+    # The post's page on the X in use, the sandbox; the stored URL is X's.
+    assert output.strip() == f"Published: {sandbox}/alice_bot/status/{on_x['id']}"
+    post = Post.objects.get()
+    assert (post.status, post.x_post_url) == (Post.Status.PUBLISHED, f"https://x.com/alice_bot/status/{on_x['id']}")
 
 
 def test_an_unknown_account_names_the_linked_ones(sandbox, owner):

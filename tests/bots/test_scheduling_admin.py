@@ -364,3 +364,20 @@ def test_add_to_queue_is_an_action_on_the_post_list(alice_client, alice_account,
 
     draft.refresh_from_db()
     assert draft.status == Post.Status.SCHEDULED and draft.scheduled_at == expected
+
+
+def test_without_slots_the_queue_pages_say_where_on_them_to_add_weekly_times(alice_client, alice_account):
+    draft = Post.objects.create(account=alice_account, text="Waiting for a slot")
+    change = f"{QUEUES}{alice_account.pk}/change/"
+    add_slots = (f'<a href="{change}#posting_slots-group" class="add-slots">add weekly times under '
+                 "“Posting slots” on @alice_bot’s queue</a>")
+
+    pages = [alice_client.get(url).content.decode() for url in (QUEUES, change, queue_of(alice_account))]
+    response = alice_client.post(f"{queue_of(alice_account)}add/", {"post": draft.pk}, follow=True)
+
+    for page in pages:
+        assert f"none yet: {add_slots}" in page
+        assert "under Posting queues" not in page
+    assert 'id="posting_slots-group"' in pages[1]
+    assert response.content.decode().count(f"@alice_bot has no posting slots yet: {add_slots}.") == 1
+    assert Post.objects.get(pk=draft.pk).status == Post.Status.DRAFT

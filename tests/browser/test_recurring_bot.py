@@ -73,7 +73,9 @@ def test_create_a_recurring_bot_and_see_its_first_post_published(paris_page, liv
     page.goto(f"{live_server.url}/admin/bots/bot/{bot.pk}/change/")
     runs = page.locator("table.bot-runs")
     expect(runs.locator(".bot-run-posted")).to_have_text("Posted")
-    expect(runs.locator("a.x-post-link")).to_have_attribute("href", post.x_post_url)
+    # The post's page on the X in use, the sandbox (the stored URL stays X's).
+    expect(runs.locator("a.x-post-link")).to_have_attribute("href", f"{sandbox}/alice_bot/status/{on_x['id']}")
+    assert post.x_post_url == f"https://x.com/alice_bot/status/{on_x['id']}"
     expect(page.locator(".field-run_count .readonly")).to_have_text("1")
     assert Post.objects.count() == 1
 

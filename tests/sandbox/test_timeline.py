@@ -82,3 +82,28 @@ def test_unknown_pages_are_404(sandbox_url):
     assert requests.get(f"{sandbox_url}/_sandbox/timeline/nobody_here", timeout=5).status_code == 404
     assert requests.get(f"{sandbox_url}/_sandbox/media/3_1", timeout=5).status_code == 404
     assert requests.get(f"{sandbox_url}/_sandbox/avatars/999.svg", timeout=5).status_code == 404
+
+
+def test_a_post_has_its_own_page_at_xs_path_with_the_replies_under_it(alice, bob, sandbox_url):
+    root = alice.tweet("the thread starts").json()["data"]["id"]
+    part = alice.tweet("and goes on", reply={"in_reply_to_tweet_id": root}).json()["data"]["id"]
+    bob.tweet("a reply to the second part", reply={"in_reply_to_tweet_id": part})
+    alice.tweet("another post, not in the thread")
+
+    html = page(sandbox_url, f"/alice_bot/status/{part}").text
+
+    assert "<title>@alice_bot: post" in html
+    assert html.index("and goes on") < html.index("a reply to the second part")
+    assert "the thread starts" not in html and "another post" not in html
+    assert "<div class=sub>Replying to @alice_bot</div>" in html
+    assert f"href='/_sandbox/timeline/alice_bot#p{part}'" in html
+
+
+def test_a_post_page_under_another_name_leads_to_its_authors_and_an_unknown_post_is_not_found(alice, sandbox_url):
+    post_id = alice.tweet("mine").json()["data"]["id"]
+
+    moved = requests.get(f"{sandbox_url}/bob_news/status/{post_id}", timeout=5, allow_redirects=False)
+    missing = requests.get(f"{sandbox_url}/alice_bot/status/1", timeout=5)
+
+    assert moved.status_code == 301 and moved.headers["location"].endswith(f"/alice_bot/status/{post_id}")
+    assert missing.status_code == 404 and "There is no post 1 in the sandbox." in missing.text

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts import access
+from accounts import access, gateway
 from accounts.models import XAccount
 from bots.posting import publisher, scheduler, services
 from bots.posting.models import Post
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         publisher.publish_post(post_id=post.pk)
         post.refresh_from_db()
         if post.status == Post.Status.PUBLISHED:
-            self.stdout.write(self.style.SUCCESS(f"Published: {post.x_post_url}"))
+            self.stdout.write(self.style.SUCCESS(f"Published: {gateway.browser_url(post.x_post_url)}"))
             return
         if post.status in (Post.Status.UNKNOWN, Post.Status.SCHEDULED):
             self.stdout.write(
