@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.operations import TrigramExtension
 from django.db.migrations.operations import AddIndex, RemoveIndex
 from django.db.migrations.operations.base import Operation
 
@@ -81,6 +82,16 @@ class RemoveIndexConcurrently(RemoveIndex):
             index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
             concurrently = schema_editor.connection.vendor == "postgresql"
             schema_editor.add_index(model, index, **({"concurrently": True} if concurrently else {}))
+
+
+class TrigramExtensionOnPostgres(TrigramExtension):
+    """pg_trgm on PostgreSQL, nothing elsewhere, both ways: Django's own does
+    nothing forwards on another database but looks for the extension in
+    PostgreSQL's catalogue when unapplied, which fails on SQLite."""
+
+    def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class AddTrigramIndex(Operation):

@@ -2,10 +2,9 @@
 the text, built CONCURRENTLY on PostgreSQL so posting goes on while it builds
 (a few seconds per million posts). Nothing on SQLite."""
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
-from botplatform.migration_operations import AddTrigramIndex
+from botplatform.migration_operations import AddTrigramIndex, TrigramExtensionOnPostgres
 
 
 class Migration(migrations.Migration):
@@ -16,6 +15,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),
+        TrigramExtensionOnPostgres(),
         AddTrigramIndex(model_name="post", field_name="text", name="post_text_trgm_idx"),
     ]
