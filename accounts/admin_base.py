@@ -136,6 +136,7 @@ class PolicyAdmin:
         selected = set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
         try:
             ids = {self.opts.pk.to_python(value) for value in selected}
+            self._check_storable(ids, queryset.db)
         except ValidationError:
             self.message_user(request, f"The selection names something that is not one of the {plural} listed: "
                                        "nothing was done. Tick the rows again.", messages.ERROR)
@@ -151,6 +152,16 @@ class PolicyAdmin:
                 if not found:
                     return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
+
+    def _check_storable(self, ids: set, using: str) -> None:
+        """Refuse an integer id the database could not hold (it names no row,
+        and SQLite refuses to compare with it at all)."""
+        field = self.opts.pk
+        if not all(isinstance(pk, int) for pk in ids):
+            return
+        low, high = connections[using].ops.integer_field_range(field.get_internal_type())
+        if any(not low <= pk <= high for pk in ids):
+            raise ValidationError("out of range")
 
     def allows(self, request: HttpRequest, verb: str | None, obj: Any = None) -> bool:
         return verb is not None and is_staff(request) and access.allows(request.user, verb, obj)

@@ -293,6 +293,12 @@ FOUND_BY_FUZZ = [
     Case("post list: cancel a selection that is no post", lambda w: act_on(w, CHANGELIST, "cancel", "1.5"),
          "The selection names something that is not one of the posts listed: nothing was done. Tick the rows "
          "again."),
+    Case("post list: cancel a selection past any id the database holds",
+         lambda w: act_on(w, CHANGELIST, "cancel", "9" * 40),
+         "The selection names something that is not one of the posts listed: nothing was done."),
+    Case("post list: no action on a selection past any id the database holds",
+         lambda w: act_on(w, CHANGELIST, "", "9" * 40),
+         "The selection names something that is not one of the posts listed: nothing was done."),
     Case("post list: export a selection with a NUL byte", lambda w: act_on(w, CHANGELIST, "export_csv", "\x00"),
          "The selection names something that is not one of the posts listed: nothing was done."),
     Case("bots: run now on a selection that is no bot", lambda w: act_on(w, BOTS, "run_now", "²"),
