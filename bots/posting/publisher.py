@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import unicodedata
 from collections import Counter
@@ -194,12 +195,28 @@ def _send_together(posts: list[Post], token: str) -> Counter[str]:
     # the post, or the claim expired and was handed back: not sent here.
     outcome["skipped"] = len(posts) - len(moved)
     sending = [post for post in posts if post.pk in moved]
-    answers = _concurrently(
-        lambda post: gateway.create_post(post.account, text=post.text, poll_options=post.poll_options or None,
-                                         poll_duration_minutes=post.poll_duration_minutes,
-                                         reply_settings=post.reply_settings or None),
-        sending,
-    )
+    # An account X told to wait (429) sends nothing more of this batch before
+    # the reset: its later posts take the same answer unsent, and go back to
+    # the queue for the reset with it.
+    told_to_wait: dict[int, XError] = {}
+    told_lock = threading.Lock()
+
+    def send(post: Post) -> gateway.CreatedPost:
+        with told_lock:
+            waiting = told_to_wait.get(post.account_id)
+        if waiting is not None:
+            raise waiting
+        try:
+            return gateway.create_post(post.account, text=post.text, poll_options=post.poll_options or None,
+                                       poll_duration_minutes=post.poll_duration_minutes,
+                                       reply_settings=post.reply_settings or None)
+        except XError as error:
+            if error.kind == XErrorKind.RATE_LIMITED:
+                with told_lock:
+                    told_to_wait.setdefault(post.account_id, error)
+            raise
+
+    answers = _concurrently(send, sending)
     created = [(post.pk, answer.id, answer.url) for post, answer in zip(sending, answers)
                if isinstance(answer, gateway.CreatedPost)]
     applied = set(transitions.published_many(created, token=token, now=timezone.now()))

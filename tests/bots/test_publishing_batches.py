@@ -116,6 +116,33 @@ def test_one_posts_failure_in_a_batch_is_that_posts_alone(sandbox, owner, fast_p
     assert sorted(p["text"] for p in sandbox_posts(sandbox)) == ["Batch member 1", "Batch member 2"]
 
 
+def test_an_account_told_to_wait_sends_nothing_more_of_its_batch_before_the_reset(
+        sandbox, owner, fast_publishing, settings):
+    settings.PUBLISH_CONCURRENCY = 1
+    account = link_with_minted_tokens(sandbox, owner, "alice_bot")
+    posts = [schedule(account, f"One of a busy account's batch {n}") for n in range(3)]
+    (batch,) = claim_now()
+    # X takes one post per 5 minutes from the account: the second is answered 429.
+    requests.put(f"{sandbox}/_sandbox/rate-limits", timeout=10,
+                 json={CREATE: {"rate": {"limit": 1, "window_secs": 300}}}).raise_for_status()
+    began = timezone.now()
+
+    outcome = publisher.publish_posts(post_ids=batch)
+
+    assert outcome == {"published": 1, "rate limited": 2}
+    creates = [r for r in requests.get(f"{sandbox}/_sandbox/requests", timeout=10).json()["requests"]
+               if r["endpoint"] == CREATE]
+    # The third post never reached X: the 429 had told the account to wait.
+    assert [r["status"] for r in creates] == [201, 429]
+    first, *held = (Post.objects.get(pk=p.pk) for p in posts)
+    reset = XAccount.objects.get(pk=account.pk).rate_limited_until
+    assert first.status == S.PUBLISHED and reset > began + timedelta(minutes=4)
+    for post in held:
+        assert post.status == S.SCHEDULED and post.attempts == 0 and post.next_attempt_at >= reset
+        assert "rate limit" in post.last_error
+    assert [p["text"] for p in sandbox_posts(sandbox)] == ["One of a busy account's batch 0"]
+
+
 def test_a_batchs_requests_to_x_are_in_flight_together(sandbox, owner, fast_publishing, settings):
     settings.PUBLISH_CONCURRENCY = 3
     accounts = [link_with_minted_tokens(sandbox, owner, name) for name in ("alice_bot", "bob_news", "carol_daily")]
