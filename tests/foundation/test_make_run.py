@@ -21,7 +21,6 @@ from tests.foundation.django_process import ROOT, manage
 from tests.foundation.helpers import wait_until
 from tests.support import free_port
 
-
 ALICE_PASSWORD = "alice's own password"
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from botplatform.admin_login import ensure_admin, default_password_file
+from botplatform.admin_login import default_password_file, ensure_admin
 
 
 class Command(BaseCommand):
