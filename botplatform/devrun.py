@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404: runs honcho, the development processes' supervisor, with a fixed command
 import sys
 import textwrap
 import time
@@ -269,7 +269,7 @@ class Processes:
         self._early_signal: int | None = None
         signal.signal(signal.SIGINT, self._forward)
         signal.signal(signal.SIGTERM, self._forward)
-        self.honcho = subprocess.Popen(
+        self.honcho = subprocess.Popen(  # nosec B603: a fixed command, no shell
             [sys.executable, "-m", "honcho", "--env", os.devnull, "--procfile", "Procfile.dev", "start", *names],
             cwd=cwd,
             env=environ,
