@@ -44,6 +44,11 @@ class AddForeignKeyIndex(Operation):
         return f"Index {self.model_name}.{self.field_name} (concurrently on PostgreSQL)"
 
 
+def _concurrently(schema_editor) -> dict[str, bool]:
+    """The schema editor's index arguments: CONCURRENTLY on PostgreSQL, none elsewhere."""
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+
+
 class AddIndexConcurrently(AddIndex):
     """Django's AddIndex, built CONCURRENTLY on PostgreSQL (writes go on while
     it builds; the migration must not be atomic) and as usual elsewhere."""
@@ -51,14 +56,12 @@ class AddIndexConcurrently(AddIndex):
     def database_forwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            concurrently = schema_editor.connection.vendor == "postgresql"
-            schema_editor.add_index(model, self.index, **({"concurrently": True} if concurrently else {}))
+            schema_editor.add_index(model, self.index, **_concurrently(schema_editor))
 
     def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
         model = from_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            concurrently = schema_editor.connection.vendor == "postgresql"
-            schema_editor.remove_index(model, self.index, **({"concurrently": True} if concurrently else {}))
+            schema_editor.remove_index(model, self.index, **_concurrently(schema_editor))
 
     def describe(self) -> str:
         return f"{super().describe()} (concurrently on PostgreSQL)"
@@ -73,15 +76,13 @@ class RemoveIndexConcurrently(RemoveIndex):
         model = from_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            concurrently = schema_editor.connection.vendor == "postgresql"
-            schema_editor.remove_index(model, index, **({"concurrently": True} if concurrently else {}))
+            schema_editor.remove_index(model, index, **_concurrently(schema_editor))
 
     def database_backwards(self, app_label: str, schema_editor, from_state, to_state) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            concurrently = schema_editor.connection.vendor == "postgresql"
-            schema_editor.add_index(model, index, **({"concurrently": True} if concurrently else {}))
+            schema_editor.add_index(model, index, **_concurrently(schema_editor))
 
 
 class TrigramExtensionOnPostgres(TrigramExtension):
