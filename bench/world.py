@@ -115,13 +115,14 @@ def create_accounts(world: World, count: int) -> None:
 
 
 def clear_posts() -> None:
-    """Empty the posts table between measurements (TRUNCATE: fast at a million rows)."""
+    """Empty the posts table, and the tally of those published, between
+    measurements (TRUNCATE: fast at a million rows)."""
     from django.db import connection
 
-    from bots.models import Post
+    from bots.models import Post, PublishedTally
 
     with connection.cursor() as cursor:
-        cursor.execute(f'TRUNCATE TABLE "{Post._meta.db_table}" CASCADE')
+        cursor.execute(f'TRUNCATE TABLE "{Post._meta.db_table}", "{PublishedTally._meta.db_table}" CASCADE')
 
 
 def database_sessions() -> int:

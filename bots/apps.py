@@ -13,7 +13,7 @@ class BotsConfig(AppConfig):
         # posting queue) follow the model they stand for.
         from accounts import access
         from bots.planning.models import AccountBudget, ImportJob, PostingSlot
-        from bots.posting.models import Post, PostMedia
+        from bots.posting.models import Post, PostMedia, PublishedTally
         from bots.recurring.models import Bot, BotItem, BotRun
 
         access.register(Post, "account__workspace")
@@ -24,6 +24,7 @@ class BotsConfig(AppConfig):
         access.register(PostingSlot, "account__workspace")
         access.register(AccountBudget, "account__workspace")
         access.register(ImportJob, "workspace")
+        access.register(PublishedTally, "workspace")
 
         # What happens to an account's posts and bots when it is unlinked.
         from bots import account_events

@@ -1,4 +1,4 @@
-"""What is posted when: posts, their thread parts and media."""
+"""What is posted when: posts, their thread parts and media, and the tally of posts published."""
 
 from __future__ import annotations
 
@@ -219,3 +219,29 @@ class PostMedia(models.Model):
         if self.content_type.startswith("video/"):
             return "tweet_video"
         return "tweet_image"
+
+
+class PublishedTally(models.Model):
+    """How many posts a workspace published in one quarter of an hour (UTC).
+
+    Kept as posts are published, in the transaction that marks them (see
+    ``bots.posting.tallies``), so that the dashboard's chart reads a few
+    thousand rows for its 30 days however many posts went out in them. Every
+    time zone's day starts on a quarter hour, so the quarters add up to the
+    days of whichever zone the chart is drawn in. A post deleted afterwards
+    was still published: its quarter keeps it."""
+
+    # The unique constraint's index, which starts with the workspace, serves
+    # its foreign key too.
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The quarter's first instant, in UTC.
+    period_start = models.DateTimeField()
+    posts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "period_start"], name="publishedtally_once_per_quarter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.posts} published from {self.period_start:%Y-%m-%d %H:%M} UTC"

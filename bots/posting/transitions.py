@@ -23,11 +23,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.db.models.sql import UpdateQuery
 
+from bots.posting import tallies
 from bots.posting.models import Post
 
 S = Post.Status
@@ -241,17 +242,22 @@ def published(post_id: int, *, token: str | None, x_id: str, url: str, now: date
     """X gave the post an id: the worker that sent it (under its claim), or
     the reconciler (``token`` None) that found it among the account's posts.
     A post the sweeper marked unknown meanwhile is published by the late
-    answer too: X's id is the truth."""
+    answer too: X's id is the truth. The dashboard's tally counts it in the
+    same transaction."""
     sources = Q(status=S.UNKNOWN) if token is None else Q(status=S.UNKNOWN) | Q(status=S.SENDING, claim_token=token)
-    return Post.objects.filter(sources, pk=post_id).update(
-        status=S.PUBLISHED, x_post_id=x_id, x_post_url=url, published_at=now, last_error="", claim_token="",
-        next_attempt_at=None, lease_expires_at=None,
-    ) == 1
+    with transaction.atomic():
+        moved = Post.objects.filter(sources, pk=post_id).update(
+            status=S.PUBLISHED, x_post_id=x_id, x_post_url=url, published_at=now, last_error="", claim_token="",
+            next_attempt_at=None, lease_expires_at=None,
+        ) == 1
+        if moved:
+            tallies.record_published([post_id], at=now)
+    return moved
 
 
 def published_many(created: Iterable[tuple[int, str, str]], *, token: str, now: datetime) -> list[int]:
-    """``published`` for a batch sent under one claim, in one statement:
-    ``created`` holds each post's id, X's id for it and its URL. Returns the
+    """``published`` for a batch sent under one claim, in one statement (and
+    one more for the dashboard's tally): ``created`` holds each post's id, X's id for it and its URL. Returns the
     ids it moved.
 
     The batch's values travel as one JSON parameter, read as a table of rows
@@ -274,9 +280,11 @@ def published_many(created: Iterable[tuple[int, str, str]], *, token: str, now: 
         f"AND ({table}.status = %s OR ({table}.status = %s AND {table}.claim_token = %s)) RETURNING {table}.{pk}"
     )
     params = [S.PUBLISHED, connection.ops.adapt_datetimefield_value(now), rows, S.UNKNOWN, S.SENDING, token]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        moved = [row[0] for row in cursor.fetchall()]
+        tallies.record_published(moved, at=now)
+    return moved
 
 
 # Rows of (id, x_post_id, x_post_url) from a JSON array of objects, in each

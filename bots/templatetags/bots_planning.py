@@ -12,7 +12,7 @@ from django import template
 from django.utils import timezone
 
 from accounts import access, gateway
-from accounts.models import XAccount
+from accounts.models import Workspace, XAccount
 from bots.planning import costs, dashboard
 
 register = template.Library()
@@ -40,8 +40,10 @@ def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     request = context["request"]
     accounts = access.accounts(request.user)
     return {
-        "dashboard": dashboard.dashboard_for(accounts=accounts, zone=timezone.get_current_timezone(),
-                                             page=request.GET.get(PAGE_PARAMETER, 1)),
+        "dashboard": dashboard.dashboard_for(
+            accounts=accounts, workspaces=access.visible(request.user, Workspace.objects.all()),
+            zone=timezone.get_current_timezone(), page=request.GET.get(PAGE_PARAMETER, 1),
+        ),
         "page_parameter": PAGE_PARAMETER,
         "zone": timezone.get_current_timezone(),
     }

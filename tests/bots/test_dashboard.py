@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -17,6 +16,7 @@ from django.utils import timezone
 from accounts import x_hosts
 from bots.models import Post
 from bots.planning import costs
+from tests import posts
 from tests.bots.csv_support import account_of, client_for, staff
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +31,8 @@ def lea(db):
 
 def published(account, text: str, days_ago: float, price: str = "0.015", url: str = "") -> Post:
     at = timezone.now() - timedelta(days=days_ago)
-    return Post.objects.create(account=account, text=text, status=Post.Status.PUBLISHED, scheduled_at=at,
-                               sending_since=at, published_at=at, x_price_usd=Decimal(price),
-                               x_post_url=url or f"https://x.com/{account.username}/status/{int(at.timestamp())}")
+    return posts.published(account, text, at=at, price=price,
+                           url=url or f"https://x.com/{account.username}/status/{int(at.timestamp() * 1000)}")
 
 
 def row_of(html: str, username: str) -> str:

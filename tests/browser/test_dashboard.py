@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.models import XAccount
-from bots.models import Post
+from tests import posts
 from tests.browser.conftest import _page_in, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,9 +39,7 @@ def test_the_accounts_table_never_splits_a_word_and_scrolls_on_a_phone(browser, 
         account = XAccount.objects.create(owner=lea, workspace=lea.workspace, x_user_id=f"900{n}", username=name,
                                           auth_method="oauth2")
         at = timezone.now() - timedelta(days=3 * n + 1)
-        Post.objects.create(account=account, text=f"Published by @{name} a while ago", status=Post.Status.PUBLISHED,
-                            scheduled_at=at, sending_since=at, published_at=at,
-                            x_post_url=f"https://x.com/{name}/status/{n + 1}")
+        posts.published(account, f"Published by @{name} a while ago", at=at, url=f"https://x.com/{name}/status/{n + 1}")
     context, page = _page_in(browser, "Europe/Berlin", viewport={"width": width, "height": 900})
     try:
         log_in(page, live_server, "lea")
