@@ -1,7 +1,8 @@
 """Read-only pages that show a person what the bots did: an index of users, a
 timeline per user, newest first, with each thread's replies nested under their
 parent, polls, images and videos, and one post's page with the replies under
-it, at the path of X's own (``/<username>/status/<id>``), so that a link to a
+it, at the paths of X's own (``/<username>`` for the timeline,
+``/<username>/status/<id>`` for a post), so that a link to an account or a
 post on X opens here when the sandbox is the X in use. Also the bytes of
 uploaded media and the users' SVG avatars."""
 
@@ -51,6 +52,8 @@ def rules() -> list[Rule]:
         Rule("/_sandbox/media/<media_key>", methods=["GET"], endpoint=media),
         Rule("/_sandbox/avatars/<user_id>.svg", methods=["GET"], endpoint=avatar),
         Rule("/<username>/status/<int:post_id>", methods=["GET"], endpoint=post),
+        # An account's profile, at X's path for it: its timeline.
+        Rule("/<username>", methods=["GET"], endpoint=timeline),
     ]
 
 

@@ -107,3 +107,11 @@ def test_a_post_page_under_another_name_leads_to_its_authors_and_an_unknown_post
 
     assert moved.status_code == 301 and moved.headers["location"].endswith(f"/alice_bot/status/{post_id}")
     assert missing.status_code == 404 and "There is no post 1 in the sandbox." in missing.text
+
+
+def test_an_accounts_profile_at_xs_path_is_its_timeline(alice, sandbox_url):
+    alice.tweet("on the profile")
+    profile = page(sandbox_url, "/alice_bot").text
+    assert "on the profile" in profile
+    assert profile == page(sandbox_url, "/_sandbox/timeline/alice_bot").text
+    assert requests.get(sandbox_url + "/nobody_here", timeout=5).status_code == 404
