@@ -181,6 +181,12 @@ def browser_url(url: str) -> str:
     return x_hosts.redirect(url, api_base())
 
 
+def timeline_url(username: str) -> str:
+    """Where a person's browser sees the account's posts: its profile on X
+    (the sandbox's timeline of the account in dev)."""
+    return browser_url(x_hosts.profile_url(username))
+
+
 # --- classification ----------------------------------------------------------------
 
 

@@ -20,6 +20,10 @@ OAUTH2_REVOKE = f"{API}/2/oauth2/revoke"
 HOSTS = frozenset(urlsplit(url).hostname for url in (API, WEB, API_FORMER, WEB_FORMER))
 
 
+def profile_url(username: str) -> str:
+    return f"{WEB}/{username}"
+
+
 def post_url(username: str, post_id: str) -> str:
     return f"{WEB}/{username}/status/{post_id}"
 

@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from accounts import gateway
 from bots.posting.models import Post
@@ -65,6 +66,13 @@ def status_badge(key: str, label: str, *, title: str = "") -> str:
     """A post's status (or "held", "rejected") in its colours."""
     colours = BADGE_COLOURS.get(key, BADGE_COLOURS[Status.DRAFT])
     return badge(f"post-status post-status-{key}", label, colours, title)
+
+
+def live(key: str, html: str, *, poll: bool) -> str:
+    """``html`` as a live region of the page (bots/static/bots/live.js): kept
+    up to date while the page is open, and, with ``poll``, the reason the page
+    keeps asking."""
+    return format_html('<span data-live="{}"{}>{}</span>', key, mark_safe(" data-live-poll") if poll else "", html)
 
 
 def x_link(url: str) -> str:

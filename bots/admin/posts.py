@@ -40,7 +40,7 @@ from accounts.models import XAccount
 # offered on posts too.
 from bots.admin import planning as admin_planning
 from bots.admin import scheduling as admin_scheduling
-from bots.admin.base import HELD, REJECTED, excerpt, local_time, status_badge, x_link
+from bots.admin.base import HELD, REJECTED, excerpt, live, local_time, status_badge, x_link
 from bots.admin.forms import (
     DRAFT,
     SCHEDULE,
@@ -62,6 +62,8 @@ Status = Post.Status
 EDITABLE = (Status.DRAFT, Status.PENDING_APPROVAL, Status.SCHEDULED, Status.FAILED, Status.CANCELLED)
 # Posts a worker may be sending right now: deleting them would lose the record of a post on X.
 IN_FLIGHT = (Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
+# How far ahead a scheduled post keeps its page up to date (bots/static/bots/live.js).
+LIVE_AHEAD = timedelta(hours=1)
 # Texts longer than this are not counted: X takes 280, and counting costs time.
 MAX_COUNTED_CHARACTERS = 10_000
 
@@ -80,6 +82,18 @@ def thread_editable(root: Post) -> bool:
 def current_post(root: Post) -> Post:
     """The post a thread is at: its first one not yet published."""
     return next((post for post in thread_of(root) if post.status != Status.PUBLISHED), root)
+
+
+def in_flight(post: Post, key: str) -> bool:
+    """Whether the post (a thread's current one, shown as ``key``) is about
+    to change on its own: a worker has it, or it goes out within the hour
+    from an account that may post. Its page keeps asking for news meanwhile."""
+    if key != post.status:
+        return False
+    return post.status in IN_FLIGHT or (
+        post.status == Status.SCHEDULED and post.scheduled_at is not None
+        and post.scheduled_at <= timezone.now() + LIVE_AHEAD
+    )
 
 
 def describe(post: Post) -> str:
@@ -293,8 +307,8 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
     readonly_fields = ("status_badge", "review", "attempts", "on_x", "published_at", "error_full")
 
     class Media:
-        css = {"all": ("bots/post_admin.css",)}
-        js = ("bots/post_counter.js",)
+        css = {"all": ("bots/post_admin.css", "bots/live.css")}
+        js = ("bots/post_counter.js", "bots/live.js")
 
     # Who sees what.
 
@@ -638,11 +652,11 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
             label = f"{label} · {len(thread)} posts" if now.status == Status.PUBLISHED else (
                 f"{label} · part {thread.index(now) + 1} of {len(thread)}"
             )
-        return status_badge(key, label, title=title)
+        return live(f"post-{obj.pk}-status", status_badge(key, label, title=title), poll=in_flight(now, key))
 
     @admin.display(description="on X")
     def on_x(self, obj: Post) -> str:
-        return x_link(obj.x_post_url)
+        return live(f"post-{obj.pk}-on-x", x_link(obj.x_post_url), poll=False)
 
     @admin.display(description="approval")
     def review(self, obj: Post) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import access, gateway
 from accounts.models import Workspace, XAccount
-from bots.planning import costs, dashboard
+from bots.planning import checklist, costs, dashboard
 
 register = template.Library()
 
@@ -36,7 +36,8 @@ def status_colour(colours: dict[str, tuple[str, str]], key: str) -> tuple[str, s
 
 @register.inclusion_tag("admin/bots/dashboard.html", takes_context=True)
 def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard of the accounts of the person's current workspace (every account for a superuser)."""
+    """The dashboard of the accounts of the person's current workspace (every
+    account for a superuser), under the first-run checklist until it is done."""
     request = context["request"]
     accounts = access.accounts(request.user)
     return {
@@ -44,6 +45,7 @@ def planning_dashboard(context: dict[str, Any]) -> dict[str, Any]:
             accounts=accounts, workspaces=access.visible(request.user, Workspace.objects.all()),
             zone=timezone.get_current_timezone(), page=request.GET.get(PAGE_PARAMETER, 1),
         ),
+        "checklist": checklist.checklist_for(accounts),
         "page_parameter": PAGE_PARAMETER,
         "zone": timezone.get_current_timezone(),
     }
