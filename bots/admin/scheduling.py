@@ -18,10 +18,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.forms.models import construct_instance
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.admin_base import FollowsParent, PolicyAdmin
@@ -100,6 +101,14 @@ class BotItemForm(forms.ModelForm):
         return text
 
 
+def run_list(preview: recurring.SchedulePreview) -> str:
+    """A schedule's next runs, in the bot's zone, or what is wrong with it."""
+    if preview.problems:
+        return " ".join(preview.problems)
+    return format_html("<ol class=\"bot-next-runs\">{}</ol>", format_html_join("", "<li>{}</li>", (
+        (local_time(run, run.tzinfo),) for run in preview.runs)))
+
+
 class BotItemInline(FollowsParent, admin.TabularInline):
     model = BotItem
     form = BotItemForm
@@ -123,11 +132,11 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
     list_filter = ("enabled", ("account", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "account__username")
     actions = ("run_now", "enable_bots", "disable_bots")
-    readonly_fields = ("paused_reason", "schedule_in_words", "next_run_at", "run_count", "recent_runs")
+    readonly_fields = ("paused_reason", "schedule_in_words", "next_runs", "run_count", "recent_runs")
     fieldsets = (
         (None, {"fields": ("name", "account", "enabled", "paused_reason")}),
         ("Schedule", {"fields": ("schedule_kind", "cron", ("interval_every", "interval_unit"), "timezone",
-                                 "schedule_in_words", "next_run_at")}),
+                                 "schedule_in_words", "next_runs")}),
         ("Content", {"fields": ("source", "queue_mode", "template", "template_lists")}),
         ("Runs", {"fields": ("run_count", "recent_runs")}),
     )
@@ -175,7 +184,46 @@ class BotAdmin(PolicyAdmin, admin.ModelAdmin):
 
     @admin.display(description="in words")
     def schedule_in_words(self, obj: Bot) -> str:
-        return recurring.describe_schedule(obj) if obj.pk else "Shown once the bot is saved."
+        # The bot form's script fills it in as the schedule is chosen (bots/static/bots/bot_form.js).
+        return format_html('<span class="schedule-words" data-preview-url="{}" aria-live="polite">{}</span>',
+                           reverse("admin:bots_bot_schedule_preview"),
+                           recurring.describe_schedule(obj) if obj.pk else "Shown as you choose the schedule.")
+
+    @admin.display(description=f"next {recurring.PREVIEW_RUNS} runs")
+    def next_runs(self, obj: Bot) -> str:
+        if not obj.pk:
+            return ""
+        if not obj.enabled:
+            return "None: the bot is disabled."
+        first = recurring.next_run(obj)
+        if first is None:
+            return "—"
+        # An interval counts from beat's last run of the bot: its next run, then one interval after another.
+        since = first - recurring.interval(obj) if obj.schedule_kind == Bot.ScheduleKind.INTERVAL else None
+        return run_list(recurring.schedule_preview(obj, now=since))
+
+    class Media:
+        css = {"all": ("bots/bot_form.css",)}
+        js = ("bots/bot_form.js",)
+
+    def get_urls(self) -> list[URLPattern]:
+        preview = self.admin_site.admin_view(require_POST(self.schedule_preview_view))
+        return [path("schedule-preview/", preview, name="bots_bot_schedule_preview"), *super().get_urls()]
+
+    def schedule_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The schedule being filled in, in words with its next runs, for the
+        bot form's live preview: nothing is saved or read but the form's values."""
+        data = request.POST
+        try:
+            every = int(data.get("interval_every", "") or 0) or None
+        except ValueError:
+            every = None
+        preview = recurring.schedule_preview_of(
+            schedule_kind=data.get("schedule_kind", ""), cron=data.get("cron", "")[:100], interval_every=every,
+            interval_unit=data.get("interval_unit", ""), zone_name=data.get("timezone", "")[:64],
+        )
+        return JsonResponse({"words": preview.words, "runs": [local_time(run, run.tzinfo) for run in preview.runs],
+                             "problems": preview.problems})
 
     @admin.display(description="next run")
     def next_run_at(self, obj: Bot) -> str:

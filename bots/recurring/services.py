@@ -178,6 +178,54 @@ def describe_schedule(bot: Bot) -> str:
     return f"{words} ({bot.timezone})"
 
 
+# How many of a schedule's next runs its preview lists.
+PREVIEW_RUNS = 5
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    """A schedule as the bot form shows it while it is filled in: in words,
+    with its next runs (in the bot's zone), or what is wrong with it."""
+
+    words: str
+    runs: list[datetime]
+    problems: list[str]
+
+
+def schedule_preview(bot: Bot, *, now: datetime | None = None) -> SchedulePreview:
+    """``bot``'s schedule (saved or not) in words and its next
+    ``PREVIEW_RUNS`` runs from ``now``. An interval counts from ``now``, as
+    beat counts from when it first sees the bot's task once it is saved."""
+    now = now or timezone.now()
+    errors = bot_check(bot)
+    problems = [problem for field in ("schedule_kind", "cron", "interval_every", "timezone")
+                for problem in errors.get(field, [])]
+    if problems:
+        return SchedulePreview(words="", runs=[], problems=problems)
+    zone = _zone(bot.timezone)
+    runs: list[datetime] = []
+    if bot.schedule_kind == Bot.ScheduleKind.CRON:
+        cron = Cron.parse(bot.cron)
+        after = now
+        while len(runs) < PREVIEW_RUNS and (after := cron.following(after=after, zone=zone)) is not None:
+            runs.append(after)
+    else:
+        runs = [now + interval(bot) * n for n in range(1, PREVIEW_RUNS + 1)]
+    return SchedulePreview(words=describe_schedule(bot), runs=[run.astimezone(zone) for run in runs], problems=[])
+
+
+def schedule_preview_of(*, schedule_kind: str, cron: str, interval_every: int | None, interval_unit: str,
+                        zone_name: str, now: datetime | None = None) -> SchedulePreview:
+    """``schedule_preview`` of a schedule as a form has it, before any bot."""
+    try:
+        zone = _zone(zone_name)
+    except ValueError as error:
+        return SchedulePreview(words="", runs=[], problems=[str(error)])
+    bot = Bot(schedule_kind=schedule_kind, cron=cron, interval_every=interval_every, interval_unit=interval_unit,
+              timezone=zone, enabled=False)
+    return schedule_preview(bot, now=now)
+
+
 def interval(bot: Bot) -> timedelta:
     every = bot.interval_every or 0
     return timedelta(hours=every) if bot.interval_unit == Bot.IntervalUnit.HOURS else timedelta(minutes=every)

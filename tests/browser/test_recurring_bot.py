@@ -82,3 +82,46 @@ def test_create_a_recurring_bot_and_see_its_first_post_published(paris_page, liv
     target = SCREENSHOT if os.environ.get("SCREENSHOTS") else tmp_path / SCREENSHOT.name
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
+
+
+def test_the_bot_form_shows_the_chosen_fields_and_previews_the_schedule(paris_page, live_server, sandbox):
+    page = paris_page
+    pia = get_user_model().objects.create_user("pia", "pia@example.com", "correct horse", is_staff=True,
+                                               timezone="Europe/Paris")
+    link_with_minted_tokens(sandbox, pia, "alice_bot")
+    log_in(page, live_server, "pia")
+    page.goto(f"{live_server.url}/admin/bots/bot/add/")
+    words = page.locator(".schedule-words")
+    runs = page.locator(".field-next_runs .bot-next-runs li")
+
+    # A cron schedule and a queue of items, to begin with: only their fields show.
+    expect(page.locator(".form-row.field-cron")).to_be_visible()
+    expect(page.locator(".form-row.field-interval_every")).to_be_hidden()
+    expect(page.locator("#items-group")).to_be_visible()
+    expect(page.locator(".form-row.field-template")).to_be_hidden()
+
+    page.fill("#id_cron", "0 9 * * 1-5")
+    expect(words).to_have_text("At 09:00, Monday through Friday (Europe/Paris)")
+    expect(runs).to_have_count(5)
+    for text in runs.all_text_contents():
+        assert text.endswith(", 09:00 CET") or text.endswith(", 09:00 CEST"), text
+        assert text[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri"), text
+
+    page.fill("#id_cron", "0 9 * * mon-fry")
+    expect(words).to_contain_text("The day of week “mon-fry” is not valid")
+    expect(runs).to_have_count(0)
+
+    page.check("input[name=schedule_kind][value=interval]")
+    expect(page.locator(".form-row.field-cron")).to_be_hidden()
+    expect(page.locator(".form-row.field-interval_every")).to_be_visible()
+    page.fill("#id_interval_every", "90")
+    expect(words).to_have_text("Every 90 minutes")
+    expect(runs).to_have_count(5)
+    page.select_option("#id_timezone", "Asia/Tokyo")
+    expect(runs.first).to_contain_text("JST")
+
+    page.check("input[name=source][value=template]")
+    expect(page.locator(".form-row.field-template")).to_be_visible()
+    expect(page.locator(".form-row.field-template_lists")).to_be_visible()
+    expect(page.locator("#items-group")).to_be_hidden()
+    expect(page.locator(".form-row.field-queue_mode")).to_be_hidden()
