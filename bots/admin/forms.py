@@ -97,7 +97,18 @@ def upload_media_type(upload: UploadedFile) -> str:
     return sniff_media_type(head) or declared
 
 
-class PostMediaForm(forms.ModelForm):
+class LabelledInTable:
+    """A form shown as a row of a table (a tabular inline), whose fields have
+    no label of their own but the column's heading: each field is named by
+    its label for a screen reader (aria-label)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("aria-label", str(field.label))
+
+
+class PostMediaForm(LabelledInTable, forms.ModelForm):
     """One attached file. Its media type and size come from the upload."""
 
     class Meta:
@@ -209,6 +220,10 @@ class PostForm(forms.ModelForm):
             self.fields["scheduled_at"].help_text = (
                 f"In your time zone, <strong>{zone}</strong>. Empty: as soon as it is scheduled."
             )
+            # The admin's widget is two boxes under one label: each named for a screen reader.
+            for box, name in zip(getattr(self.fields["scheduled_at"].widget, "widgets", ()),
+                                 ("Publish on (date)", "Publish at (time)")):
+                box.attrs["aria-label"] = name
         if "publish" in self.fields and self.instance.pk:
             scheduled = self.instance.status in (Post.Status.SCHEDULED, Post.Status.FAILED)
             self.fields["publish"].initial = SCHEDULE if scheduled else DRAFT

@@ -28,6 +28,7 @@ from accounts import access
 from accounts.admin_base import FollowsParent, PolicyAdmin
 from accounts.models import XAccount
 from bots.admin.base import badge, local_time, post_link, x_link
+from bots.admin.forms import LabelledInTable
 from bots.planning import slots
 from bots.planning.models import PostingQueue, PostingSlot
 from bots.posting.models import Post
@@ -87,7 +88,7 @@ class BotForm(forms.ModelForm):
         return cleaned
 
 
-class BotItemForm(forms.ModelForm):
+class BotItemForm(LabelledInTable, forms.ModelForm):
     class Meta:
         model = BotItem
         fields = ("position", "text")
