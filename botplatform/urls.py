@@ -7,6 +7,11 @@ from django.views.generic import RedirectView
 
 from botplatform import views
 
+# The product's name in the admin's header and its pages' titles, where
+# Django says "Django administration".
+admin.site.site_header = admin.site.site_title = "botplatform"
+admin.site.index_title = "Home"
+
 urlpatterns = [
     # The product is the admin: the site's front door leads there.
     path("", RedirectView.as_view(pattern_name="admin:index")),
