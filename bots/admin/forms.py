@@ -258,13 +258,23 @@ class PostForm(forms.ModelForm):
 
 
 class ThreadPartForm(forms.ModelForm):
-    """A later part of a thread: its text, and its place in the thread."""
+    """A later part of a thread: its text, its media (a file with its alt
+    text, which replaces what the part had), and its place in the thread."""
 
     order = forms.IntegerField(
         label="Order", min_value=1, required=False,
         widget=forms.NumberInput(attrs={"class": "vIntegerField", "style": "width:4em"}),
         help_text="Parts are published in this order; change the numbers to reorder.",
     )
+    media_file = forms.FileField(
+        label="Image, GIF or video", required=False,
+        help_text="Published with this part. A new file replaces the part's media.",
+    )
+    media_alt = forms.CharField(
+        label="Alt text", required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+        help_text="What the image shows, for people who cannot see it.",
+    )
+    remove_media = forms.BooleanField(label="Remove the part's media", required=False)
 
     class Meta:
         model = Post
@@ -273,15 +283,45 @@ class ThreadPartForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.existing_media: list[PostMedia] = list(self.instance.media.all()) if self.instance.pk else []
         if self.instance.pk:
             self.fields["order"].initial = self.instance.position
+        if self.existing_media:
+            names = ", ".join(str(item) for item in self.existing_media)
+            self.fields["media_file"].help_text = f"Now: {names}. A new file replaces it."
+            self.fields["media_alt"].initial = self.existing_media[0].alt_text
+
+    def uploaded(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("media_file")
+        return upload if isinstance(upload, UploadedFile) else None
+
+    def media_change(self) -> list[MediaSpec] | None:
+        """The part's media after saving, as validate_post sees it, when the
+        form changes it (a new file, a removal, new alt text); None when it
+        keeps what it has."""
+        upload = self.uploaded()
+        alt_text = self.cleaned_data.get("media_alt") or ""
+        if upload is not None:
+            return [MediaSpec(name=upload.name or "the file", content_type=upload_media_type(upload),
+                              size=upload.size or 0, alt_text=alt_text)]
+        if self.cleaned_data.get("remove_media"):
+            return []
+        if self.existing_media and "media_alt" in self.changed_data:
+            return [MediaSpec(name=str(item), content_type=item.content_type, size=item.size, alt_text=alt_text)
+                    for item in self.existing_media]
+        return None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if "text" not in self.errors:
-            problems = validation.validate_post(text=cleaned.get("text") or "", is_thread_part=True)
+        if "text" not in self.errors and "media_file" not in self.errors:
+            change = self.media_change()
+            media = change if change is not None else [
+                MediaSpec(name=str(item), content_type=item.content_type, size=item.size, alt_text=item.alt_text)
+                for item in self.existing_media]
+            problems = validation.validate_post(text=cleaned.get("text") or "", media=media, is_thread_part=True)
             for name, messages in problems.errors.items():
-                self.add_error(name if name in self.fields else None, messages)
+                field = {"media": "media_file", "alt_text": "media_alt"}.get(name, name)
+                self.add_error(field if field in self.fields else None, messages)
         return cleaned
 
 

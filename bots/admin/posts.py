@@ -266,13 +266,17 @@ class ThreadPartInline(FollowsParent, admin.StackedInline):
 
     def get_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
         if obj is None:
-            return ("order", "text")
+            return ("order", "text", "media_file", "media_alt")
         if not thread_editable(obj):
-            return ("position", "text", "part_status", "part_link", "part_error")
-        return ("order", "text", "part_status")
+            return ("position", "text", "part_media", "part_status", "part_link", "part_error")
+        return ("order", "text", "media_file", "media_alt", "remove_media", "part_status")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
-        return ("part_status", "part_link", "part_error")
+        return ("part_media", "part_status", "part_link", "part_error")
+
+    @admin.display(description="media")
+    def part_media(self, obj: Post) -> str:
+        return ", ".join(str(item) for item in obj.media.all()) or "none"
 
     @admin.display(description="status")
     def part_status(self, obj: Post) -> str:
@@ -497,6 +501,10 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
                 part.save()
             else:
                 part.save(update_fields=["text", "position", "account", "scheduled_at", "updated_at"])
+            if part_form.uploaded() is not None or part_form.cleaned_data.get("remove_media"):
+                services.media_replace(post=part, media=self._part_media(part_form))
+            elif part_form.existing_media and "media_alt" in part_form.changed_data:
+                services.media_alt_text_set(post=part, alt_text=part_form.cleaned_data.get("media_alt") or "")
 
     def save_related(
         self, request: HttpRequest, form: PostForm, formsets: list[BaseInlineFormSet], change: bool
@@ -552,7 +560,8 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
             text=data.get("text") or "",
             by=request.user,
             schedule=form.scheduling,
-            parts=[services.NewPart(text=part.cleaned_data.get("text") or "") for part in parts_formset.kept_forms()],
+            parts=[services.NewPart(text=part.cleaned_data.get("text") or "", media=self._part_media(part))
+                   for part in parts_formset.kept_forms()],
             media=[self._new_media(media) for media in media_forms if media.uploaded() is not None],
             poll=services.Poll(poll_options, data.get("poll_duration_minutes"))
             if poll_options or data.get("poll_duration_minutes") is not None else None,
@@ -570,6 +579,15 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
         for formset in (media_formset, parts_formset):
             formset.changed_objects, formset.deleted_objects = [], []
         return form.instance
+
+    @staticmethod
+    def _part_media(part_form: ThreadPartForm) -> list[services.NewMedia]:
+        upload = part_form.uploaded()
+        if upload is None:
+            return []
+        return [services.NewMedia(name=upload.name or "media", content_type=upload_media_type(upload),
+                                  size=upload.size or 0, alt_text=part_form.cleaned_data.get("media_alt") or "",
+                                  file=upload)]
 
     @staticmethod
     def _new_media(media_form: PostMediaForm) -> services.NewMedia:

@@ -413,6 +413,18 @@ def post_create(*, account: XAccount, text: str, by: Any, schedule: bool, parts:
     return root
 
 
+def media_replace(*, post: Post, media: Sequence[NewMedia]) -> None:
+    """The post's media become ``media`` (none: it has none), checked by the
+    caller with the post; its uploads to X go with the old files."""
+    post.media.all().delete()
+    _attach(post, media)
+
+
+def media_alt_text_set(*, post: Post, alt_text: str) -> None:
+    """New alt text for the post's media: X has the old one, so they are uploaded again."""
+    post.media.update(alt_text=alt_text, x_media_id="", x_media_expires_at=None)
+
+
 def _attach(post: Post, media: Sequence[NewMedia]) -> None:
     for position, item in enumerate(media):
         attached = PostMedia(post=post, content_type=item.content_type, size=item.size, alt_text=item.alt_text,
