@@ -49,6 +49,9 @@ LEASE_MARGIN = timedelta(seconds=30)
 # dispatcher claims posts due within its lookahead and hands them on with
 # their time as the task's ETA, which Celery may fire a hair early.
 MAX_EARLY_WAIT = scheduler.DISPATCH_LOOKAHEAD
+# A batch still sending after this many seconds reads its accounts' rate
+# limits again before each next request (a burst's batches are done sooner).
+LIMITS_READ_AGAIN_AFTER = 0.5
 
 
 class MediaUnreadable(Exception):
@@ -197,12 +200,25 @@ def _send_together(posts: list[Post], token: str) -> Counter[str]:
     sending = [post for post in posts if post.pk in moved]
     # An account X told to wait (429) sends nothing more of this batch before
     # the reset: its later posts take the same answer unsent, and go back to
-    # the queue for the reset with it.
+    # the queue for the reset with it. So does an account another worker was
+    # answered 429 for since the batch read its accounts' limits: a batch that
+    # has been going for a moment (X holding its requests) reads them again
+    # before its next request.
     told_to_wait: dict[int, XError] = {}
     told_lock = threading.Lock()
+    handles = {post.account_id: post.account.username for post in sending}
+    limits_read = [time.monotonic()]
 
     def send(post: Post) -> gateway.CreatedPost:
         with told_lock:
+            if time.monotonic() - limits_read[0] >= LIMITS_READ_AGAIN_AFTER:
+                limits_read[0] = time.monotonic()
+                paused = XAccount.objects.filter(pk__in=handles, rate_limited_until__gt=timezone.now())
+                for account_id, until in paused.values_list("pk", "rate_limited_until"):
+                    told_to_wait.setdefault(account_id, XError(
+                        XErrorKind.RATE_LIMITED, reset_at=until,
+                        message=f"Waiting for X's rate limit on @{handles[account_id]} to reset at {until:%H:%M:%S %Z}.",
+                    ))
             waiting = told_to_wait.get(post.account_id)
         if waiting is not None:
             raise waiting

@@ -6,6 +6,7 @@ is that post's alone."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import XAccount
+from accounts.services import xaccount_pause
 from bots.models import Post
 from bots.posting import publisher, scheduler, services
 from tests.foundation.helpers import wait_until
@@ -141,6 +143,47 @@ def test_an_account_told_to_wait_sends_nothing_more_of_its_batch_before_the_rese
         assert post.status == S.SCHEDULED and post.attempts == 0 and post.next_attempt_at >= reset
         assert "rate limit" in post.last_error
     assert [p["text"] for p in sandbox_posts(sandbox)] == ["One of a busy account's batch 0"]
+
+
+def test_a_429_another_worker_is_answered_mid_batch_stops_the_rest_of_the_batch(
+        sandbox, owner, fast_publishing, settings):
+    settings.PUBLISH_CONCURRENCY = 1
+    account = link_with_minted_tokens(sandbox, owner, "alice_bot")
+    posts = [schedule(account, f"A batch that X holds up {n}") for n in range(3)]
+    (batch,) = claim_now()
+    # X holds the batch's first request for a second and a half.
+    set_faults(sandbox, {"endpoint": CREATE, "mode": "latency", "seconds": 1.5, "count": 1})
+    outcome: list[Counter] = []
+
+    def deliver() -> None:
+        try:
+            outcome.append(publisher.publish_posts(post_ids=batch))
+        finally:
+            connection.close()
+
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+
+    def holding() -> int:
+        rules = requests.get(f"{sandbox}/_sandbox/faults", timeout=10).json()["faults"]
+        return sum(rule["applied"] for rule in rules if rule["mode"] == "latency")
+
+    wait_until(lambda: holding() == 1, seconds=10, what="X holding the batch's first request")
+    # Meanwhile another worker is answered 429 for the account, and records it.
+    reset = timezone.now() + timedelta(minutes=10)
+    xaccount_pause(account_id=account.pk, until=reset)
+    delivery.join(15)
+
+    assert outcome == [{"published": 1, "rate limited": 2}]
+    creates = [r for r in requests.get(f"{sandbox}/_sandbox/requests", timeout=10).json()["requests"]
+               if r["endpoint"] == CREATE]
+    # The batch's later posts never reached X: the account was waiting for its reset.
+    assert len(creates) == 1
+    first, *held = (Post.objects.get(pk=p.pk) for p in posts)
+    assert first.status == S.PUBLISHED
+    for post in held:
+        assert post.status == S.SCHEDULED and post.attempts == 0 and post.next_attempt_at >= reset
+        assert "Waiting for X's rate limit on @alice_bot" in post.last_error
 
 
 def test_a_batchs_requests_to_x_are_in_flight_together(sandbox, owner, fast_publishing, settings):
