@@ -26,6 +26,28 @@ S = Post.Status
 CREATE = "POST /2/tweets"
 
 
+def delivered_meanwhile(batch: list[int]) -> tuple[threading.Thread, list[Counter]]:
+    """The batch's task, running in a thread of its own (joined by the test);
+    what it did lands in the list once it is done."""
+    outcome: list[Counter] = []
+
+    def deliver() -> None:
+        try:
+            outcome.append(publisher.publish_posts(post_ids=batch))
+        finally:
+            connection.close()
+
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+    return delivery, outcome
+
+
+def held_by_x(sandbox: str) -> int:
+    """How many requests the sandbox's latency faults have held so far."""
+    rules = requests.get(f"{sandbox}/_sandbox/faults", timeout=10).json()["faults"]
+    return sum(rule["applied"] for rule in rules if rule["mode"] == "latency")
+
+
 def claim_now() -> list[list[int]]:
     """One dispatcher tick; the batches it hands on."""
     batches: list[list[int]] = []
@@ -153,22 +175,9 @@ def test_a_429_another_worker_is_answered_mid_batch_stops_the_rest_of_the_batch(
     (batch,) = claim_now()
     # X holds the batch's first request for a second and a half.
     set_faults(sandbox, {"endpoint": CREATE, "mode": "latency", "seconds": 1.5, "count": 1})
-    outcome: list[Counter] = []
+    delivery, outcome = delivered_meanwhile(batch)
 
-    def deliver() -> None:
-        try:
-            outcome.append(publisher.publish_posts(post_ids=batch))
-        finally:
-            connection.close()
-
-    delivery = threading.Thread(target=deliver)
-    delivery.start()
-
-    def holding() -> int:
-        rules = requests.get(f"{sandbox}/_sandbox/faults", timeout=10).json()["faults"]
-        return sum(rule["applied"] for rule in rules if rule["mode"] == "latency")
-
-    wait_until(lambda: holding() == 1, seconds=10, what="X holding the batch's first request")
+    wait_until(lambda: held_by_x(sandbox) == 1, seconds=10, what="X holding the batch's first request")
     # Meanwhile another worker is answered 429 for the account, and records it.
     reset = timezone.now() + timedelta(minutes=10)
     xaccount_pause(account_id=account.pk, until=reset)
@@ -195,22 +204,9 @@ def test_a_batchs_requests_to_x_are_in_flight_together(sandbox, owner, fast_publ
     # X holds each of the next three requests for two seconds before creating the post.
     set_faults(sandbox, {"endpoint": CREATE, "mode": "latency", "seconds": 2, "count": 3})
 
-    outcome: list[dict[str, int]] = []
+    delivery, outcome = delivered_meanwhile(batch)
 
-    def deliver() -> None:
-        try:
-            outcome.append(publisher.publish_posts(post_ids=batch))
-        finally:
-            connection.close()
-
-    delivery = threading.Thread(target=deliver)
-    delivery.start()
-
-    def held() -> int:
-        rules = requests.get(f"{sandbox}/_sandbox/faults", timeout=10).json()["faults"]
-        return sum(rule["applied"] for rule in rules if rule["mode"] == "latency")
-
-    wait_until(lambda: held() == 3, seconds=10, what="three requests reaching X")
+    wait_until(lambda: held_by_x(sandbox) == 3, seconds=10, what="three requests reaching X")
     # All three arrived while X still held the first: none is created yet.
     assert sandbox_posts(sandbox) == []
     delivery.join(15)
