@@ -11,7 +11,6 @@ from datetime import datetime, tzinfo
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
 from accounts import gateway
 from bots.posting.models import Post
@@ -72,7 +71,9 @@ def live(key: str, html: str, *, poll: bool) -> str:
     """``html`` as a live region of the page (bots/static/bots/live.js): kept
     up to date while the page is open, and, with ``poll``, the reason the page
     keeps asking."""
-    return format_html('<span data-live="{}"{}>{}</span>', key, mark_safe(" data-live-poll") if poll else "", html)
+    if poll:
+        return format_html('<span data-live="{}" data-live-poll>{}</span>', key, html)
+    return format_html('<span data-live="{}">{}</span>', key, html)
 
 
 def x_link(url: str) -> str:
