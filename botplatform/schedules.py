@@ -43,6 +43,8 @@ PLATFORM_SCHEDULE: tuple[PeriodicEntry, ...] = (
     PeriodicEntry("sweep stale posts", "bots.tasks.sweep_stale_posts", every_seconds=15, expire_seconds=15),
     PeriodicEntry("reconcile unknown posts", "bots.tasks.reconcile_unknown_posts", every_seconds=5, expire_seconds=5),
     PeriodicEntry("sweep stalled CSV imports", "bots.tasks.sweep_stalled_imports", every_seconds=60, expire_seconds=60),
+    PeriodicEntry("sweep staged uploads", "bots.tasks.sweep_staged_uploads", every_seconds=3600,
+                  expire_seconds=3600),
 )
 
 

@@ -11,11 +11,14 @@ import mimetypes
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import AdminFileWidget
 from django.core.files.uploadedfile import UploadedFile
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.html import format_html
 
+from bots import staged_uploads
 from bots.posting import validation
 from bots.posting.models import Post, PostMedia
 from bots.posting.preview import preview_segments
@@ -97,6 +100,62 @@ def upload_media_type(upload: UploadedFile) -> str:
     return sniff_media_type(head) or declared
 
 
+class KeptFileInput(AdminFileWidget):
+    """The admin's file box, saying which file it keeps from the last try."""
+
+    kept = ""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        box = super().render(name, value, attrs, renderer)
+        if not self.kept:
+            return box
+        return format_html('<span class="kept-file">Kept from your last try: <strong>{}</strong>. Choose '
+                           "another file to replace it.</span><br>{}", self.kept, box)
+
+
+class KeepsUploads:
+    """A form with a file box whose file is kept when the page comes back
+    with errors (``bots.staged_uploads``): ``keep_for_next_try`` stages the
+    file sent, and the next send takes it when no other file is chosen.
+    The admin passes the person's id as ``staging_user``; the form declares
+    the hidden ``staged`` field that carries the token."""
+
+    kept_field = "file"
+
+    def __init__(self, *args: Any, staging_user: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.staging_user = staging_user
+        field = self.fields[self.kept_field]
+        field.widget = KeptFileInput(attrs=field.widget.attrs)
+        if not self.is_bound or staging_user is None:
+            return
+        name = self.add_prefix(self.kept_field)
+        token = self.data.get(self.add_prefix("staged"), "")
+        if token and not self.files.get(name):
+            kept = staged_uploads.unstage(token, user_id=staging_user)
+            if kept is not None:
+                self.files = self.files.copy()
+                self.files[name] = kept
+                field.widget.kept = kept.name
+            else:
+                field.error_messages["required"] = (
+                    "The file chosen on your last try is no longer kept (files are kept for a day): choose it again."
+                )
+
+    def keep_for_next_try(self) -> None:
+        """The page comes back with errors: keep the file sent, if it was a good one."""
+        if self.staging_user is None or not self.is_bound or self.kept_field in self.errors:
+            return
+        upload = self.files.get(self.add_prefix(self.kept_field))
+        if not isinstance(upload, UploadedFile):
+            return
+        staged = self.add_prefix("staged")
+        if not self.fields[self.kept_field].widget.kept:
+            self.data = self.data.copy()
+            self.data[staged] = staged_uploads.stage(upload, user_id=self.staging_user)
+            self.fields[self.kept_field].widget.kept = upload.name
+
+
 class LabelledInTable:
     """A form shown as a row of a table (a tabular inline), whose fields have
     no label of their own but the column's heading: each field is named by
@@ -108,8 +167,10 @@ class LabelledInTable:
             field.widget.attrs.setdefault("aria-label", str(field.label))
 
 
-class PostMediaForm(LabelledInTable, forms.ModelForm):
+class PostMediaForm(KeepsUploads, LabelledInTable, forms.ModelForm):
     """One attached file. Its media type and size come from the upload."""
+
+    staged = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = PostMedia
@@ -257,9 +318,12 @@ class PostForm(forms.ModelForm):
         return cleaned
 
 
-class ThreadPartForm(forms.ModelForm):
+class ThreadPartForm(KeepsUploads, forms.ModelForm):
     """A later part of a thread: its text, its media (a file with its alt
     text, which replaces what the part had), and its place in the thread."""
+
+    kept_field = "media_file"
+    staged = forms.CharField(required=False, widget=forms.HiddenInput)
 
     order = forms.IntegerField(
         label="Order", min_value=1, required=False,

@@ -44,6 +44,7 @@ from bots.admin.base import HELD, REJECTED, excerpt, live, local_time, status_ba
 from bots.admin.forms import (
     DRAFT,
     SCHEDULE,
+    KeepsUploads,
     PostForm,
     PostMediaForm,
     PostMediaFormSet,
@@ -240,7 +241,7 @@ class PostMediaInline(FollowsParent, admin.TabularInline):
     form = PostMediaForm
     formset = PostMediaFormSet
     extra = 1
-    fields = ("file", "alt_text", "position", "media_type", "media_size")
+    fields = ("file", "staged", "alt_text", "position", "media_type", "media_size")
     readonly_fields = ("media_type", "media_size")
     verbose_name = "image, GIF or video"
     verbose_name_plural = "media: 1 to 4 images, or one GIF or video, each with alt text"
@@ -266,10 +267,10 @@ class ThreadPartInline(FollowsParent, admin.StackedInline):
 
     def get_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
         if obj is None:
-            return ("order", "text", "media_file", "media_alt")
+            return ("order", "text", "media_file", "staged", "media_alt")
         if not thread_editable(obj):
             return ("position", "text", "part_media", "part_status", "part_link", "part_error")
-        return ("order", "text", "media_file", "media_alt", "remove_media", "part_status")
+        return ("order", "text", "media_file", "staged", "media_alt", "remove_media", "part_status")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> Sequence[str]:
         return ("part_media", "part_status", "part_link", "part_error")
@@ -440,6 +441,23 @@ class PostAdmin(PolicyAdmin, admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().add_view(request, form_url, extra_context)
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Post | None, inline: admin.options.InlineModelAdmin,
+                           prefix: str) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if issubclass(inline.form, KeepsUploads):
+            kwargs["form_kwargs"] = {**kwargs.get("form_kwargs", {}), "staging_user": request.user.pk}
+        return kwargs
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Post | None = None) -> HttpResponse:
+        if request.method == "POST":
+            # The page comes back with errors: the files chosen are kept for the next try.
+            for inline in context.get("inline_admin_formsets", []):
+                for form in inline.formset.forms:
+                    if isinstance(form, KeepsUploads):
+                        form.keep_for_next_try()
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict | None = None) -> HttpResponse:
