@@ -32,6 +32,20 @@ def fast_publishing(settings):
 
 
 @pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploaded files in a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def alice_bot(alice) -> XAccount:
+    """Alice's X account, without tokens: for pages and forms that never reach X."""
+    return XAccount.objects.create(owner=alice, workspace=alice.workspace, x_user_id="1001", username="alice_bot",
+                                   auth_method="oauth2")
+
+
+@pytest.fixture
 def owner(transactional_db):
     return get_user_model().objects.create_user("alice", "alice@example.com", "pw", is_staff=True)
 

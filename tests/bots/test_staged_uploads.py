@@ -29,18 +29,6 @@ pytestmark = pytest.mark.django_db
 TOO_LONG = "word " * 80
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def alice_bot(alice) -> XAccount:
-    return XAccount.objects.create(owner=alice, workspace=alice.workspace, x_user_id="1001", username="alice_bot",
-                                   auth_method="oauth2")
-
-
 def tokens(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([\w-]+-staged)" value="([^"]+)"', html))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.models import XAccount
 from bots.models import Post, PostMedia
 from bots.posting import services
 from bots.posting.services import NewMedia, NewPart
@@ -18,18 +17,6 @@ from tests.sandbox.xapi import mp4, png
 from .admin_pages import ADD, CHANGELIST, change_url, inline_errors, management, post_form
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def alice_bot(alice) -> XAccount:
-    return XAccount.objects.create(owner=alice, workspace=alice.workspace, x_user_id="1001", username="alice_bot",
-                                   auth_method="oauth2")
 
 
 def image(name: str = "map.png") -> SimpleUploadedFile:
